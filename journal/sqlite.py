@@ -1,0 +1,631 @@
+"""SqliteEventStore: the embedded, durable default journal (stdlib ``sqlite3``).
+
+One file, ``<data-dir>/journal.db``, in WAL mode with ``synchronous=FULL``: ``append``
+returns only after its commit is on disk. Writers take the write lock up front with
+``BEGIN IMMEDIATE`` (and wait up to the busy timeout for it), so versions are computed
+and inserted under one lock and ``position`` — an ``INTEGER PRIMARY KEY`` — is
+gap-free and in commit order across threads and processes. Each thread gets its own
+connection.
+
+Uniqueness is the database's job, not Python's: ``UNIQUE(stream, version)`` and a
+partial unique index on ``(stream, step) WHERE success = 1``. Triggers refuse every
+UPDATE and DELETE on ``events``: the journal is append-only even to a hand-written SQL
+statement.
+
+A file is identified as a genjournal journal by ``PRAGMA application_id``; its layout by
+``PRAGMA user_version``. A file that is not SQLite, another application's database, or
+a journal from a newer genjournal is refused with ``IncompatibleStoreError`` and left
+byte-for-byte as it was (it is inspected read-only before anything is written).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from journal.errors import (
+    ConcurrencyError,
+    ConfigError,
+    DuplicateStepError,
+    IncompatibleStoreError,
+    LeaseHeldError,
+    StoreError,
+    StoreFullError,
+    StoreUnavailableError,
+)
+from journal.events import SUCCESS_TYPES, Event, decode_event, dump_data, dump_meta
+from journal.failpoints import failpoint
+from journal.store import (
+    EventStore,
+    LeaseHolder,
+    StoredEvent,
+    format_time,
+    parse_time,
+    utcnow,
+    validate_batch,
+)
+
+APPLICATION_ID = 0x474A4E4C  # "GJNL"
+SCHEMA_VERSION = 1
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position       INTEGER PRIMARY KEY,
+    id             TEXT    NOT NULL UNIQUE,
+    stream         TEXT    NOT NULL,
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    type           TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    recorded_at    TEXT    NOT NULL,
+    run_id         TEXT,
+    step           TEXT,
+    success        INTEGER NOT NULL CHECK (success IN (0, 1)),
+    data           TEXT    NOT NULL,
+    meta           TEXT    NOT NULL,
+    UNIQUE (stream, version),
+    CHECK (success = 0 OR step IS NOT NULL)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_success_step
+    ON events (stream, step) WHERE success = 1;
+CREATE INDEX IF NOT EXISTS events_type ON events (type, position);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, position);
+CREATE INDEX IF NOT EXISTS events_time ON events (recorded_at);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'genjournal: events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'genjournal: events are append-only'); END;
+CREATE TABLE IF NOT EXISTS leases (
+    name       TEXT PRIMARY KEY,
+    run_id     TEXT NOT NULL,
+    host       TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    since      TEXT NOT NULL,
+    heartbeat  TEXT NOT NULL,
+    proc_start TEXT
+);
+"""
+
+_COLUMNS = "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta"
+_INSERT = (
+    "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id, step,"
+    " success, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# sqlite3 extended/primary result codes we translate (sqlite3.h)
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+SQLITE_READONLY = 8
+SQLITE_IOERR = 10
+SQLITE_CORRUPT = 11
+SQLITE_FULL = 13
+SQLITE_CANTOPEN = 14
+SQLITE_NOTADB = 26
+
+
+def translate_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> StoreError:
+    """Maps a sqlite3 exception to the journal's error tree (the caller raises it)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary == SQLITE_FULL or "disk is full" in text:
+        return StoreFullError(f"the disk holding {path} is full; nothing was written")
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
+        return StoreUnavailableError(f"{path} stayed locked by another writer: {text}")
+    if primary in (SQLITE_NOTADB, SQLITE_CORRUPT) or "not a database" in text:
+        return IncompatibleStoreError(f"{path} is damaged or not a SQLite database: {text}")
+    if primary in (SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_IOERR):
+        return StoreUnavailableError(f"cannot use {path}: {text}")
+    return StoreError(f"sqlite error on {path}: {text}")
+
+
+def inspect_file(path: Path) -> str:
+    """Classifies an existing file as ``new`` (empty) or ``journal``; refuses anything else.
+
+    Reads through SQLite without writing: a legacy-journal file is opened ``mode=ro``;
+    a WAL file (which genjournal journals always are) is opened normally, because a
+    committed-but-not-checkpointed schema may live only in its WAL.
+    """
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header:
+        return "new"
+    if not header.startswith(SQLITE_MAGIC):
+        raise IncompatibleStoreError(
+            f"{path} is not a SQLite database, so not a genjournal journal; it was left untouched"
+        )
+    wal = len(header) >= 20 and header[18] == 2 and header[19] == 2
+    uri = f"file:{path}" if wal else f"file:{path}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise translate_error(exc, path) from exc
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    except sqlite3.Error as exc:
+        raise translate_error(exc, path) from exc
+    finally:
+        conn.close()
+    if app_id == APPLICATION_ID:
+        if user_version > SCHEMA_VERSION:
+            raise IncompatibleStoreError(
+                f"{path} was written by a newer genjournal (journal schema {user_version}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade genjournal. It was left untouched"
+            )
+        return "journal"
+    if app_id == 0 and not tables:
+        return "new"
+    listed = ", ".join(sorted(tables)[:5]) or "none"
+    raise IncompatibleStoreError(
+        f"{path} is another application's SQLite database (application_id {app_id}, "
+        f"tables: {listed}), not a genjournal journal; it was left untouched"
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SqliteEventStore(EventStore):
+    """Keeps the journal in one SQLite file with durable, serialised commits."""
+
+    backend = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        busy_timeout_s: float = 60.0,
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._registry_lock = threading.Lock()
+        self._closed = False
+        kind = self._check_file(create=create)
+        if kind == "new":
+            self._initialise()
+
+    # --- connections -----------------------------------------------------------------
+
+    def _check_file(self, *, create: bool) -> str:
+        if self.path.is_dir():
+            raise ConfigError(f"{self.path} is a directory, not a journal file")
+        if self.path.exists():
+            return inspect_file(self.path)
+        if not create:
+            raise ConfigError(f"no journal at {self.path} (run `genjournal run` first)")
+        parent = self.path.parent
+        try:
+            created = not parent.exists()
+            parent.mkdir(parents=True, exist_ok=True)
+            if created:
+                _fsync_dir(parent.parent)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StoreFullError(f"no space to create {parent}") from exc
+            raise ConfigError(f"cannot create the data directory {parent}: {exc.strerror}") from exc
+        return "new"
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        with self._registry_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """Returns this thread's connection (for co-located read models, e.g. projections)."""
+        return self._conn()
+
+    def _initialise(self) -> None:
+        conn = self._conn()
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: the filesystem does not support WAL mode")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute("PRAGMA application_id").fetchone()[0]
+                if found not in (0, APPLICATION_ID):
+                    raise IncompatibleStoreError(f"{self.path} changed under us; not a journal")
+                for statement in _SCHEMA.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        _fsync_dir(self.path.parent)
+
+    def close(self) -> None:
+        """Closes every connection this store opened."""
+        self._closed = True
+        with self._registry_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None = None,
+    ) -> list[StoredEvent]:
+        """Appends a batch to one stream atomically; returns after the commit is durable."""
+        validate_batch(stream, events)
+        if not events:
+            return []
+        conn = self._conn()
+        recorded_at = utcnow()
+        stamp = format_time(recorded_at)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            current = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
+            ).fetchone()[0]
+            if expected_version is not None and expected_version != current:
+                raise ConcurrencyError(stream, expected_version, current)
+            rows = [
+                (
+                    event.id,
+                    stream,
+                    current + offset,
+                    event.type,
+                    event.schema_version,
+                    stamp,
+                    event.run_id,
+                    event.step,
+                    1 if event.type in SUCCESS_TYPES else 0,
+                    dump_data(event),
+                    dump_meta(event),
+                )
+                for offset, event in enumerate(events, start=1)
+            ]
+            cursor = conn.executemany(_INSERT, rows)
+            del cursor
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            failpoint("append-before-commit")
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            self._rollback(conn)
+            raise self._integrity_error(exc, stream, events) from exc
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            raise translate_error(exc, self.path) from exc
+        except OSError as exc:
+            self._rollback(conn)
+            if exc.errno == errno.ENOSPC:
+                raise StoreFullError(f"the disk holding {self.path} is full; nothing was written") from exc
+            raise
+        except BaseException:
+            self._rollback(conn)
+            raise
+        first = last - len(events) + 1
+        return [
+            StoredEvent(
+                position=first + offset,
+                stream=stream,
+                version=current + 1 + offset,
+                recorded_at=recorded_at,
+                event=event,
+            )
+            for offset, event in enumerate(events)
+        ]
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _integrity_error(
+        self, exc: sqlite3.IntegrityError, stream: str, events: Sequence[Event]
+    ) -> StoreError:
+        text = str(exc)
+        if "events.stream, events.step" in text:
+            seen: set[str] = set()
+            for event in events:
+                if event.type not in SUCCESS_TYPES or event.step is None:
+                    continue
+                existing = self.find_success(stream, event.step)
+                if existing is not None or event.step in seen:
+                    return DuplicateStepError(stream, event.step, existing)
+                seen.add(event.step)
+            return DuplicateStepError(stream, "?", None)
+        if "events.id" in text:
+            return StoreError(f"an event id in this batch is already recorded ({text}); nothing was written")
+        if "events.stream, events.version" in text:  # cannot happen under BEGIN IMMEDIATE
+            return ConcurrencyError(stream, -1, self.stream_version(stream))
+        return StoreError(f"the journal refused the batch: {text}")
+
+    # --- reading ---------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(row: tuple[Any, ...]) -> StoredEvent:
+        position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta = row
+        event = decode_event(
+            position=position,
+            event_id=event_id,
+            type_name=type_name,
+            schema_version=schema_version,
+            run_id=run_id,
+            step=step,
+            data=data,
+            meta=meta,
+        )
+        return StoredEvent(
+            position=position,
+            stream=stream,
+            version=version,
+            recorded_at=parse_time(recorded_at),
+            event=event,
+        )
+
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[StoredEvent]:
+        try:
+            rows = self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        return [self._decode(row) for row in rows]
+
+    def read_stream(self, stream: str, *, after: int = 0) -> list[StoredEvent]:
+        """Returns a stream's events after a version, in version order."""
+        return self._select(
+            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version",
+            (stream, after),
+        )
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Returns a page of events after a position, in position (= commit) order."""
+        return self._select(
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after_position, limit),
+        )
+
+    def read_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
+        """Returns undecoded rows (for verification and benchmarks)."""
+        try:
+            return self._conn().execute(
+                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after_position, limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def query(
+        self,
+        *,
+        stream: str | None = None,
+        stream_prefix: str | None = None,
+        types: Iterable[str] | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_position: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[StoredEvent]:
+        """Returns events matching every given filter, in position order (indexed)."""
+        clauses = ["position > ?"]
+        params: list[Any] = [after_position]
+        if stream is not None:
+            clauses.append("stream = ?")
+            params.append(stream)
+        if stream_prefix:
+            clauses.append("stream >= ? AND stream < ?")
+            params += [stream_prefix, stream_prefix + "\U0010ffff"]
+        type_list = sorted(set(types)) if types is not None else None
+        if type_list is not None:
+            if not type_list:
+                return []
+            clauses.append(f"type IN ({', '.join('?' * len(type_list))})")
+            params += type_list
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params.append(run_id)
+        if since is not None:
+            clauses.append("recorded_at >= ?")
+            params.append(format_time(since))
+        if until is not None:
+            clauses.append("recorded_at < ?")
+            params.append(format_time(until))
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY position {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        found = self._select(sql, params)
+        if newest_first:
+            found.reverse()
+        return found
+
+    def last_position(self) -> int:
+        """Returns the newest position (0 when empty)."""
+        return int(self._scalar("SELECT COALESCE(MAX(position), 0) FROM events"))
+
+    def stream_version(self, stream: str) -> int:
+        """Returns a stream's newest version (0 when empty)."""
+        return int(
+            self._scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,))
+        )
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self._conn().execute(sql, params).fetchone()[0]
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def recorded_steps(self, *, stream_prefix: str = "") -> set[tuple[str, str]]:
+        """Returns every (stream, step) with a success event (from the partial index)."""
+        try:
+            rows = self._conn().execute(
+                "SELECT stream, step FROM events WHERE success = 1 AND stream >= ? AND stream < ?",
+                (stream_prefix, stream_prefix + "\U0010ffff"),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        return {(stream, step) for stream, step in rows}
+
+    def find_success(self, stream: str, step: str) -> StoredEvent | None:
+        """Returns the success event of a step, or None."""
+        found = self._select(
+            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND step = ? AND success = 1",
+            (stream, step),
+        )
+        return found[0] if found else None
+
+    # --- the run lease -----------------------------------------------------------------
+
+    def acquire_lease(
+        self, holder: LeaseHolder, *, name: str = "run", heartbeat_timeout_s: float = 60.0
+    ) -> LeaseHolder | None:
+        """Takes the lease, or raises ``LeaseHeldError`` naming a live holder."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                previous = self._lease_row(conn, name)
+                if (
+                    previous is not None
+                    and previous.run_id != holder.run_id
+                    and previous.is_alive(heartbeat_timeout_s=heartbeat_timeout_s)
+                ):
+                    raise LeaseHeldError(previous)
+                conn.execute(
+                    "INSERT OR REPLACE INTO leases (name, run_id, host, pid, since, heartbeat, proc_start)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        holder.run_id,
+                        holder.host,
+                        holder.pid,
+                        format_time(holder.since),
+                        format_time(holder.heartbeat),
+                        holder.proc_start,
+                    ),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        if previous is not None and previous.run_id != holder.run_id:
+            return previous
+        return None
+
+    def renew_lease(self, holder: LeaseHolder, *, name: str = "run") -> bool:
+        """Refreshes our heartbeat; False if someone else holds the lease now."""
+        try:
+            cursor = self._conn().execute(
+                "UPDATE leases SET heartbeat = ? WHERE name = ? AND run_id = ?",
+                (format_time(utcnow()), name, holder.run_id),
+            )
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        return cursor.rowcount == 1
+
+    def release_lease(self, holder: LeaseHolder, *, name: str = "run") -> None:
+        """Gives the lease up if we still hold it."""
+        try:
+            self._conn().execute(
+                "DELETE FROM leases WHERE name = ? AND run_id = ?", (name, holder.run_id)
+            )
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def read_lease(self, *, name: str = "run") -> LeaseHolder | None:
+        """Returns the lease holder, alive or not."""
+        try:
+            return self._lease_row(self._conn(), name)
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    @staticmethod
+    def _lease_row(conn: sqlite3.Connection, name: str) -> LeaseHolder | None:
+        row = conn.execute(
+            "SELECT run_id, host, pid, since, heartbeat, proc_start FROM leases WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, host, pid, since, heartbeat, proc_start = row
+        return LeaseHolder(
+            run_id=run_id,
+            host=host,
+            pid=pid,
+            since=parse_time(since),
+            heartbeat=parse_time(heartbeat),
+            proc_start=proc_start,
+        )
+
+    # --- diagnostics -----------------------------------------------------------------
+
+    def integrity_check(self) -> list[str]:
+        """Runs ``PRAGMA integrity_check``; returns its findings (['ok'] when healthy)."""
+        try:
+            return [row[0] for row in self._conn().execute("PRAGMA integrity_check")]
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def position_gaps(self) -> list[int]:
+        """Returns positions missing between 1 and the last position (should be none)."""
+        rows = self._conn().execute(
+            "SELECT position + 1 FROM events e WHERE position < (SELECT MAX(position) FROM events)"
+            " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.position = e.position + 1)"
+        ).fetchall()
+        first = self._scalar("SELECT MIN(position) FROM events")
+        gaps = [row[0] for row in rows]
+        if first is not None and first > 1:
+            gaps.insert(0, 1)
+        return gaps
+
+    def __repr__(self) -> str:
+        return f"SqliteEventStore({str(self.path)!r})"
+
