@@ -6,6 +6,11 @@ how long it took; or it raises ``ProviderError`` classifying what went wrong. It
 retries on its own: the retry policy (``generator.retry``) owns attempts, backoff and
 rate adaptation for every provider alike, so that a paid call is never repeated
 behind the journal's back.
+
+Every request names its ``stream`` and ``step`` (the journal's idempotency key), so a
+provider can tag the call (the OpenAI provider sends ``X-Genjournal-Step:
+<stream>/<step>``, which a test server's ledger records) and an offline provider can
+derive a different, deterministic result for every step.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ class StyleRequest:
 
     subcategory: CatalogEntry
     languages: tuple[str, ...]
+    stream: str
+    step: str = "content"
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class RoomRequest:
     style: StyleCreatedData
     room_type: CatalogEntry
     languages: tuple[str, ...]
+    stream: str
+    step: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class ImageRequest:
     subcategory: CatalogEntry
     style: StyleCreatedData
     index: int
+    stream: str
     step: str
     room_type: CatalogEntry | None = None
     room: RoomGeneratedData | None = None
