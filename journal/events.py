@@ -356,6 +356,8 @@ SUCCESS_TYPES: frozenset[str] = frozenset(
     name for name, cls in EVENT_TYPES.items() if cls.SUCCESS
 )
 
+FAILURE_TYPES: frozenset[str] = frozenset({"StyleFailed", "RoomFailed", "ImageFailed"})
+
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(cls) for name, cls in EVENT_TYPES.items()}
 
 # --- upcasting ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ import errno
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 from journal.errors import (
     ConcurrencyError,
     ConfigError,
+    CorruptEventError,
     DuplicateStepError,
     IncompatibleStoreError,
     LeaseHeldError,
@@ -69,6 +71,7 @@ CREATE TABLE IF NOT EXISTS events (
     success        INTEGER NOT NULL CHECK (success IN (0, 1)),
     data           TEXT    NOT NULL,
     meta           TEXT    NOT NULL,
+    checksum       INTEGER,
     UNIQUE (stream, version),
     CHECK (success = 0 OR step IS NOT NULL)
 );
@@ -92,11 +95,22 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-_COLUMNS = "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta"
+_COLUMNS = (
+    "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta,"
+    " checksum"
+)
 _INSERT = (
     "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id, step,"
-    " success, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " success, data, meta, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def row_checksum(
+    event_id: str, stream: str, version: int, type_name: str, schema_version: int, data: str, meta: str
+) -> int:
+    """Returns the CRC-32 a row is stored with, so a flipped or hand-edited byte is caught on read."""
+    text = f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{data}\x1f{meta}"
+    return zlib.crc32(text.encode("utf-8"))
 
 # sqlite3 extended/primary result codes we translate (sqlite3.h)
 SQLITE_BUSY = 5
@@ -309,22 +323,26 @@ class SqliteEventStore(EventStore):
             ).fetchone()[0]
             if expected_version is not None and expected_version != current:
                 raise ConcurrencyError(stream, expected_version, current)
-            rows = [
-                (
-                    event.id,
-                    stream,
-                    current + offset,
-                    event.type,
-                    event.schema_version,
-                    stamp,
-                    event.run_id,
-                    event.step,
-                    1 if event.type in SUCCESS_TYPES else 0,
-                    dump_data(event),
-                    dump_meta(event),
+            rows = []
+            for offset, event in enumerate(events, start=1):
+                data, meta = dump_data(event), dump_meta(event)
+                version = current + offset
+                rows.append(
+                    (
+                        event.id,
+                        stream,
+                        version,
+                        event.type,
+                        event.schema_version,
+                        stamp,
+                        event.run_id,
+                        event.step,
+                        1 if event.type in SUCCESS_TYPES else 0,
+                        data,
+                        meta,
+                        row_checksum(event.id, stream, version, event.type, event.schema_version, data, meta),
+                    )
                 )
-                for offset, event in enumerate(events, start=1)
-            ]
             cursor = conn.executemany(_INSERT, rows)
             del cursor
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -388,7 +406,16 @@ class SqliteEventStore(EventStore):
 
     @staticmethod
     def _decode(row: tuple[Any, ...]) -> StoredEvent:
-        position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta = row
+        (position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step,
+         data, meta, checksum) = row
+        if checksum is not None and checksum != row_checksum(
+            event_id, stream, version, type_name, schema_version, data, meta
+        ):
+            raise CorruptEventError(
+                f"event at position {position} does not match its checksum: the journal row was "
+                "altered or damaged after it was written",
+                position=position,
+            )
         event = decode_event(
             position=position,
             event_id=event_id,

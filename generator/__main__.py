@@ -1,0 +1,5 @@
+"""Lets ``python -m generator`` run the ``genjournal`` command line."""
+
+from generator.cli import main
+
+main()

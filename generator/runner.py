@@ -1,0 +1,563 @@
+"""Runner: one generator run, from replaying the journal to ``RunFinished``.
+
+A run (1) replays the journal — decoding every event, so a corrupt or future-version
+event stops it before any call — to find the steps done, (2) selects the pending steps
+(``--subcategory``, ``--limit``, ``--only-failed``), (3) records ``RunStarted`` with the
+plan, (4) runs the steps with bounded concurrency, highest priority first, each one's
+dependants released the moment its result is journaled, and (5) records
+``RunFinished``.
+
+The order inside a step is the crash-safety argument: the provider's answer → (image
+bytes written, fsynced, renamed, directory fsynced) → the success event appended and
+durable → only then are dependants released and the step counted. A crash at any point
+loses at most the steps in flight; the next run finds them pending.
+
+Appends go through one writer thread (SQLite serialises writers anyway; one thread keeps
+one connection and the order of a run's events). The projection catches up in that
+thread a few times a second, so ``status``/``export`` are current during a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import structlog
+
+from generator.plan import LoadedPlan
+from generator.progress import Reporter
+from generator.providers.base import (
+    CallInfo,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderError,
+    RoomRequest,
+    RoomResult,
+    StyleRequest,
+    StyleResult,
+)
+from generator.ratelimit import RateLimiter
+from generator.retry import AttemptLog, FatalProviderError, RetryPolicy, StepFailed, Stopped, call_with_retries
+from generator.steps import Step, limit_styles, pending_steps, plan_steps
+from journal.blobs import BlobStore
+from journal.errors import DuplicateStepError, JournalError, StoreError, StoreFullError
+from journal.events import (
+    FAILURE_TYPES,
+    Event,
+    ImageFailed,
+    ImageFailedData,
+    ImageGenerated,
+    ImageGeneratedData,
+    Meta,
+    RoomFailed,
+    RoomFailedData,
+    RoomGenerated,
+    RoomGeneratedData,
+    RunFinished,
+    RunFinishedData,
+    RunOutcome,
+    RunStarted,
+    RunStartedData,
+    StepError,
+    StepStarted,
+    StepStartedData,
+    StyleCreated,
+    StyleCreatedData,
+    StyleFailed,
+    StyleFailedData,
+)
+from journal.failpoints import failpoint
+from journal.store import EventStore, LeaseHolder
+from projector.projector import Projector
+
+log = structlog.get_logger("genjournal.run")
+T = TypeVar("T")
+
+CODE_VERSION = "0.1.0"
+PROJECTION_INTERVAL_S = 0.25
+HEARTBEAT_INTERVAL_S = 10.0
+
+
+class SpendGuard(Protocol):
+    """Decides whether another paid call fits the budget (see generator.budget)."""
+
+    def admit(self, step: Step) -> bool:
+        """Reserves the estimated cost of a call; False when it would exceed the budget."""
+        ...
+
+    def settle(self, step: Step, meta: Meta | None) -> None:
+        """Replaces the step's reservation by what it actually cost (None: released)."""
+        ...
+
+
+@dataclass
+class RunOptions:
+    """What the user asked of this run."""
+
+    subcategories: list[str] | None = None
+    limit: int | None = None
+    only_failed: bool = False
+    concurrency: int = 4
+    max_attempts: int = 4
+    grace_s: float = 10.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    """How a run ended: its outcome, counts and exit code."""
+
+    run_id: str
+    outcome: RunOutcome
+    counts: dict[str, int]
+    exit_code: int
+    message: str | None = None
+    recorded: bool = True
+
+
+def new_run_id() -> str:
+    """Returns a fresh run id that sorts by start time."""
+    return f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def _sum(values: list[int | None]) -> int | None:
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
+
+
+class Runner:
+    """Runs the pending steps of a plan against a provider, journaling every result."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        projector: Projector,
+        blobs: BlobStore,
+        provider: Provider,
+        plan: LoadedPlan,
+        options: RunOptions,
+        reporter: Reporter,
+        limiters: dict[str, RateLimiter] | None = None,
+        budget: SpendGuard | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.projector = projector
+        self.blobs = blobs
+        self.provider = provider
+        self.plan = plan
+        self.options = options
+        self.reporter = reporter
+        self.limiters = limiters or {"text": RateLimiter(), "image": RateLimiter()}
+        self.budget = budget
+        self.run_id = run_id or new_run_id()
+        self.policy = RetryPolicy(max_attempts=options.max_attempts)
+        self.stop = asyncio.Event()
+        self.stop_reason: RunOutcome | None = None
+        self.stop_message: str | None = None
+        self.stop_exit_code: int | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genjournal-writer")
+        self._io = ThreadPoolExecutor(max_workers=max(2, options.concurrency), thread_name_prefix="genjournal-io")
+        self._projection_dirty = False
+        self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
+        self._results: dict[tuple[str, str], Any] = {}
+        self._lease: LeaseHolder | None = None
+
+    # --- plumbing --------------------------------------------------------------------
+
+    async def _in_writer(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, func, *args)
+
+    async def _append(self, stream: str, event: Event) -> None:
+        await self._in_writer(self.store.append, stream, [event])
+        failpoint("append-after-commit")
+        self._projection_dirty = True
+
+    def request_stop(
+        self, outcome: RunOutcome = "interrupted", message: str | None = None, *, exit_code: int | None = None
+    ) -> None:
+        """Stops scheduling new steps; in-flight ones get the grace period to finish."""
+        if self.stop_reason is None:
+            self.stop_reason = outcome
+            self.stop_message = message
+            self.stop_exit_code = exit_code
+        self.stop.set()
+
+    # --- replay and selection --------------------------------------------------------
+
+    def replay(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """Decodes the whole journal; returns the (stream, step) pairs done and failed."""
+        done: set[tuple[str, str]] = set()
+        failed: set[tuple[str, str]] = set()
+        for stored in self.store.iter_all(page_size=5000):
+            step = stored.step
+            if step is None:
+                continue
+            if stored.event.is_success:
+                done.add((stored.stream, step))
+            elif stored.type in FAILURE_TYPES:
+                failed.add((stored.stream, step))
+        return done, failed - done
+
+    def select(self, done: set[tuple[str, str]], failed: set[tuple[str, str]]) -> list[Step]:
+        """Returns the pending steps this run will attempt, in priority order."""
+        steps = pending_steps(plan_steps(self.plan.spec, self.options.subcategories), done)
+        if self.options.only_failed:
+            steps = [step for step in steps if (step.stream, step.key) in failed]
+        if self.options.limit is not None:
+            steps = limit_styles(steps, self.options.limit)
+        return steps
+
+    # --- the run ---------------------------------------------------------------------
+
+    async def run(self, lease: LeaseHolder) -> RunReport:
+        """Runs the whole thing; never raises for a step's failure, only for the journal's."""
+        self._lease = lease
+        started = time.monotonic()
+        done, failed = await self._in_writer(self.replay)
+        removed = await self._in_writer(self.blobs.remove_temp_files)
+        if removed:
+            log.info("removed temp files of interrupted image writes", count=removed)
+        await self._in_writer(self.projector.catch_up)
+        all_steps = plan_steps(self.plan.spec)
+        selected = self.select(done, failed)
+        await self._append(
+            f"run:{self.run_id}",
+            RunStarted(
+                run_id=self.run_id,
+                data=RunStartedData(
+                    plan=self.plan.spec,
+                    plan_hash=self.plan.plan_hash,
+                    plan_source=self.plan.source,
+                    provider=self.provider.name,
+                    text_model=self.provider.text_model,
+                    image_model=self.provider.image_model,
+                    settings=self.options.settings,
+                    code_version=CODE_VERSION,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    steps_planned=len(all_steps),
+                    steps_pending=len(selected),
+                ),
+            ),
+        )
+        self.reporter.started(self.run_id, self.plan.spec, all_steps, selected, done)
+        tasks = [
+            asyncio.create_task(self._projection_loop(), name="projection"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+        ]
+        try:
+            await self._schedule(selected, done)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return await self._finish(started, selected)
+
+    async def _finish(self, started: float, selected: list[Step]) -> RunReport:
+        counts = dict(self._counts)
+        counts["selected"] = len(selected)
+        counts["pending"] = len(selected) - counts["succeeded"]
+        if self.stop_reason == "aborted":
+            outcome: RunOutcome = "aborted"
+            exit_code = self.stop_exit_code or 1
+        elif self.stop_reason == "interrupted":
+            outcome, exit_code = "interrupted", 130
+        elif self.stop_reason == "budget":
+            outcome, exit_code = "budget", 1
+        elif counts["failed"] or counts["blocked"]:
+            outcome, exit_code = "failed", 1
+        else:
+            outcome, exit_code = "completed", 0
+        report = RunReport(self.run_id, outcome, counts, exit_code, self.stop_message)
+        try:
+            await self._append(
+                f"run:{self.run_id}",
+                RunFinished(
+                    run_id=self.run_id,
+                    data=RunFinishedData(
+                        outcome=outcome,
+                        counts=counts,
+                        duration_ms=int((time.monotonic() - started) * 1000),
+                        message=self.stop_message,
+                    ),
+                ),
+            )
+            await self._in_writer(self.projector.catch_up)
+        except StoreError as exc:
+            report.recorded = False
+            report.message = f"{report.message or outcome}; RunFinished not recorded: {exc}"
+            report.exit_code = report.exit_code or 1
+        self.reporter.finished(report)
+        return report
+
+    async def aclose(self) -> None:
+        """Waits for queued writes and shuts the worker threads down."""
+        self._writer.shutdown(wait=True)
+        self._io.shutdown(wait=True)
+
+    async def _projection_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PROJECTION_INTERVAL_S)
+            if self._projection_dirty:
+                self._projection_dirty = False
+                try:
+                    await self._in_writer(self.projector.catch_up)
+                except JournalError as exc:  # the journal is fine; the read model can wait
+                    log.warning("projection catch-up failed", error=str(exc))
+
+    async def _heartbeat_loop(self) -> None:
+        assert self._lease is not None
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+            try:
+                still_ours = await self._in_writer(self.store.renew_lease, self._lease)
+            except StoreError as exc:
+                log.warning("lease heartbeat failed", error=str(exc))
+                continue
+            if not still_ours:
+                self.request_stop("aborted", "another run took over the journal lease")
+
+    # --- scheduling ------------------------------------------------------------------
+
+    async def _schedule(self, selected: list[Step], done: set[tuple[str, str]]) -> None:
+        pending_keys = {(step.stream, step.key) for step in selected}
+        ready: list[Step] = []
+        waiting: dict[tuple[str, str], list[Step]] = {}
+        for step in selected:
+            dep = step.depends_on
+            if dep is None or (step.stream, dep) in done:
+                heapq.heappush(ready, step)
+            elif (step.stream, dep) in pending_keys:
+                waiting.setdefault((step.stream, dep), []).append(step)
+            else:
+                self._counts["blocked"] += 1
+        await self._load_dependencies(ready)
+        wake = asyncio.Condition()
+        in_flight = 0
+
+        def release(step: Step, ok: bool) -> None:
+            dependants = waiting.pop((step.stream, step.key), [])
+            if ok:
+                for child in dependants:
+                    heapq.heappush(ready, child)
+            else:
+                stack = dependants
+                while stack:
+                    child = stack.pop()
+                    self._counts["blocked"] += 1
+                    stack.extend(waiting.pop((child.stream, child.key), []))
+
+        async def worker() -> None:
+            nonlocal in_flight
+            while True:
+                async with wake:
+                    while not self.stop.is_set() and not ready and in_flight:
+                        await wake.wait()
+                    if self.stop.is_set() or not ready:
+                        wake.notify_all()
+                        return
+                    step = heapq.heappop(ready)
+                    in_flight += 1
+                ok = False
+                try:
+                    ok = await self._run_step(step)
+                finally:
+                    async with wake:
+                        in_flight -= 1
+                        release(step, ok)
+                        wake.notify_all()
+
+        workers = [asyncio.create_task(worker(), name=f"worker-{i}") for i in range(self.options.concurrency)]
+        stop_wait = asyncio.create_task(self.stop.wait())
+        all_done = asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        if self.stop.is_set() and not all_done.done():
+            async with wake:
+                wake.notify_all()
+            await asyncio.wait([all_done], timeout=self.options.grace_s)
+            if not all_done.done():
+                for task in workers:
+                    task.cancel()
+        results = await all_done
+        stop_wait.cancel()
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+        not_started = len(ready) + sum(len(v) for v in waiting.values())
+        self._counts["interrupted"] = not_started if self.stop.is_set() else 0
+
+    async def _load_dependencies(self, ready: list[Step]) -> None:
+        needed = {(step.stream, step.depends_on) for step in ready if step.depends_on is not None}
+
+        def load() -> dict[tuple[str, str], Any]:
+            found: dict[tuple[str, str], Any] = {}
+            for stream, key in needed:
+                assert key is not None
+                stored = self.store.find_success(stream, key)
+                if stored is not None:
+                    found[(stream, key)] = stored.data
+            return found
+
+        self._results.update(await self._in_writer(load))
+
+    # --- one step --------------------------------------------------------------------
+
+    async def _run_step(self, step: Step) -> bool:
+        if self.budget is not None and not self.budget.admit(step):
+            self.request_stop("budget", "the budget would be exceeded by the next call")
+            return False
+        meta: Meta | None = None
+        try:
+            failpoint("step-before-call")
+            if self.provider.billable:
+                await self._append(
+                    f"run:{self.run_id}",
+                    StepStarted(
+                        run_id=self.run_id,
+                        data=StepStartedData(stream=step.stream, step=step.key, kind=step.call_kind),
+                    ),
+                )
+            result, attempts = await call_with_retries(
+                step.call_kind,
+                lambda: self._call(step),
+                policy=self.policy,
+                limiter=self.limiters[step.call_kind],
+                stop=self.stop,
+            )
+            failpoint("provider-after-response")
+            event = await self._success_event(step, result, attempts)
+            meta = event.meta
+            try:
+                await self._append(step.stream, event)
+            except DuplicateStepError:
+                log.warning("step already recorded by another writer", stream=step.stream, step=step.key)
+            self._results[(step.stream, step.key)] = event.data
+            self._counts["succeeded"] += 1
+            self.reporter.step_saved(step, event)
+            return True
+        except StepFailed as failure:
+            meta = self._meta(step, None, failure.log)
+            await self._append(step.stream, self._failure_event(step, failure.error, meta))
+            self._counts["failed"] += 1
+            self.reporter.step_failed(step, failure.error, failure.log.attempts)
+            return False
+        except FatalProviderError as fatal:
+            self.request_stop(
+                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2
+            )
+            return False
+        except Stopped:
+            return False
+        except StoreFullError as exc:
+            self.request_stop("aborted", str(exc))
+            return False
+        except StoreError as exc:
+            self.request_stop("aborted", f"the journal failed: {exc}")
+            return False
+        finally:
+            if self.budget is not None:
+                self.budget.settle(step, meta)
+
+    async def _call(self, step: Step) -> StyleResult | RoomResult | ImageResult:
+        sub = step.subcategory
+        languages = self.plan.spec.languages
+        if step.kind == "content":
+            return await self.provider.style(StyleRequest(sub, languages, step.stream, step.key))
+        style = self._results[(step.stream, "content")]
+        if step.kind == "room":
+            assert step.room_type is not None
+            return await self.provider.room(RoomRequest(sub, style, step.room_type, languages, step.stream, step.key))
+        assert step.index is not None
+        room = None
+        if step.kind == "room_image":
+            assert step.room_type is not None
+            room = self._results[(step.stream, f"room:{step.room_type.slug}")]
+        return await self.provider.image(
+            ImageRequest(sub, style, step.index, step.stream, step.key, step.room_type, room)
+        )
+
+    async def _success_event(
+        self, step: Step, result: StyleResult | RoomResult | ImageResult, attempts: AttemptLog
+    ) -> Event:
+        meta = self._meta(step, result.call, attempts)
+        if isinstance(result, StyleResult):
+            assert isinstance(result.data, StyleCreatedData)
+            return StyleCreated(run_id=self.run_id, step=step.key, data=result.data, meta=meta)
+        if isinstance(result, RoomResult):
+            assert isinstance(result.data, RoomGeneratedData)
+            return RoomGenerated(run_id=self.run_id, step=step.key, data=result.data, meta=meta)
+        ref = await asyncio.get_running_loop().run_in_executor(self._io, self.blobs.put, result.png)
+        return ImageGenerated(
+            run_id=self.run_id,
+            step=step.key,
+            data=ImageGeneratedData(
+                target="room" if step.kind == "room_image" else "style",
+                room_type=step.room_type.slug if step.room_type else None,
+                index=step.index or 0,
+                sha256=ref.sha256,
+                path=ref.path,
+                bytes=ref.size,
+                width=result.width,
+                height=result.height,
+                prompt=result.prompt,
+            ),
+            meta=meta,
+        )
+
+    def _meta(self, step: Step, call: CallInfo | None, attempts: AttemptLog) -> Meta:
+        billed = list(attempts.billed) + ([call] if call is not None else [])
+        image = step.call_kind == "image"
+        kind = "image" if image else ("style" if step.kind == "content" else "room")
+        model = call.model if call else (self.provider.image_model if image else self.provider.text_model)
+        return Meta(
+            provider=self.provider.name,
+            model=model,
+            prompt_version=self.provider.prompt_version(kind),  # type: ignore[arg-type]
+            input_tokens=_sum([c.input_tokens for c in billed]),
+            output_tokens=_sum([c.output_tokens for c in billed]),
+            images=_sum([c.images for c in billed]),
+            image_size=(call.image_size if call else self.provider.image_size) if image else None,
+            image_quality=(call.image_quality if call else self.provider.image_quality) if image else None,
+            latency_ms=call.latency_ms if call else None,
+            attempts=attempts.attempts,
+            request_id=call.request_id if call else None,
+        )
+
+    def _failure_event(self, step: Step, error: ProviderError, meta: Meta) -> Event:
+        reason = StepError(
+            kind=error.kind, message=error.message[:500], status=error.status, retryable=error.retryable
+        )
+        if step.kind == "content":
+            return StyleFailed(
+                run_id=self.run_id, step=step.key,
+                data=StyleFailedData(subcategory=step.subcategory.slug, error=reason), meta=meta,
+            )
+        if step.kind == "room":
+            assert step.room_type is not None
+            return RoomFailed(
+                run_id=self.run_id, step=step.key,
+                data=RoomFailedData(room_type=step.room_type.slug, error=reason), meta=meta,
+            )
+        return ImageFailed(
+            run_id=self.run_id,
+            step=step.key,
+            data=ImageFailedData(
+                target="room" if step.kind == "room_image" else "style",
+                room_type=step.room_type.slug if step.room_type else None,
+                index=step.index or 0,
+                error=reason,
+            ),
+            meta=meta,
+        )

@@ -1,0 +1,22 @@
+"""Opening the view store that lives next to a given event store."""
+
+from __future__ import annotations
+
+from journal.errors import ConfigError
+from journal.store import EventStore
+from projector.store import ViewStore
+
+
+def open_views(events: EventStore) -> ViewStore:
+    """Returns the view store co-located with an event store (same file or database)."""
+    if events.backend == "sqlite":
+        from journal.sqlite import SqliteEventStore
+        from projector.sqlite import SqliteViewStore
+
+        assert isinstance(events, SqliteEventStore)
+        return SqliteViewStore(events.path)
+    if events.backend == "mongodb":
+        from projector.mongo import MongoViewStore
+
+        return MongoViewStore.for_events(events)
+    raise ConfigError(f"no projection store for the {events.backend} backend")
