@@ -37,7 +37,7 @@ KNOWN = frozenset(
         "blob-before-rename",  # blob bytes written and fsynced to the temp file
         "blob-after-rename",  # blob in place; its event not yet appended
         "blob-write",  # while writing blob bytes (use enospc here)
-        "append-before-commit",  # inside the append transaction, rows inserted
+        "append-before-commit",  # the append is about to commit; nothing durable yet
         "append-after-commit",  # the append is durable; the projection not yet updated
         "projection-before-checkpoint",  # documents written, checkpoint not yet
         "rebuild-before-swap",  # the fresh projection is built, not yet swapped in

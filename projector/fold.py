@@ -1,10 +1,12 @@
 """The pure fold: journal events in, style documents out.
 
-``apply(document, event)`` folds one event of a ``style:<slug>`` stream into that
-style's document; ``finalize(document, plan)`` derives what depends on the plan
+``apply(document, event)`` folds one event (as plain data, ``RawEvent``) of a
+``style:<slug>`` stream into that style's document, in place; ``finalize(document, plan)`` derives what depends on the plan
 (``status``, ``progress``, ``inPlan``, room order) from the plan recorded by the latest
 ``RunStarted``. No clock, no I/O, no randomness: the same events and plan give the same
-documents, and ``dumps`` gives the same bytes. Timestamps in a document come from the
+documents, and ``dumps`` gives the same bytes. ``apply`` only appends and replaces;
+every ordering (rooms by plan, images by index) is ``finalize``'s job, so the result
+does not depend on how the events were chunked. Timestamps in a document come from the
 events' ``recorded_at``.
 
 Applying an event whose stream version is not newer than the document's ``version`` is
@@ -24,19 +26,12 @@ disappears when a later success fills the gap.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from journal.events import (
-    Event,
-    ImageFailed,
-    ImageGenerated,
-    PlanSpec,
-    RoomFailed,
-    RoomGenerated,
-    StyleCreated,
-    StyleFailed,
-)
-from journal.store import StoredEvent, format_time
+from journal.errors import CorruptEventError
+from journal.events import PlanSpec
+from journal.store import RawEvent, StoredEvent
 
 Document = dict[str, Any]
 
@@ -64,6 +59,8 @@ DOCUMENT_KEYS = (
     "updatedAt",
     "version",
 )
+
+ROOM_KEYS = ("roomType", "name", "content", "keyPieces", "materials", "model", "images", "failedImages", "createdAt")
 
 STATUSES = ("complete", "partial", "basic", "failed", "pending")
 
@@ -98,43 +95,33 @@ def new_document(slug: str) -> Document:
     }
 
 
-def _error(event: Event, at: str) -> dict[str, Any]:
-    error = event.data.error
-    entry: dict[str, Any] = {"kind": error.kind, "message": error.message}
-    if error.status is not None:
-        entry["status"] = error.status
-    return {"error": entry, "attempts": event.meta.attempts, "runId": event.run_id, "at": at}
+def _error(event: RawEvent) -> dict[str, Any]:
+    error = event.data["error"]
+    entry: dict[str, Any] = {"kind": error["kind"], "message": error["message"]}
+    if error.get("status") is not None:
+        entry["status"] = error["status"]
+    return {"error": entry, "attempts": event.meta.get("attempts"), "runId": event.run_id, "at": event.recorded_at}
 
 
-def _image_ref(event: ImageGenerated, at: str) -> dict[str, Any]:
-    data = event.data
-    return {
-        "index": data.index,
-        "sha256": data.sha256,
-        "path": data.path,
-        "width": data.width,
-        "height": data.height,
-        "model": event.meta.model,
-        "createdAt": at,
-    }
+def _find(items: list[dict[str, Any]], key: str, value: Any) -> int:
+    for i, item in enumerate(items):
+        if item[key] == value:
+            return i
+    return -1
 
 
-def _put_sorted(items: list[dict[str, Any]], entry: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    kept = [item for item in items if item[key] != entry[key]]
-    kept.append(entry)
-    kept.sort(key=lambda item: item[key])
-    return kept
+def _put(items: list[dict[str, Any]], entry: dict[str, Any], key: str) -> None:
+    at = _find(items, key, entry[key])
+    if at < 0:
+        items.append(entry)
+    else:
+        items[at] = entry
 
 
-def _without(items: list[dict[str, Any]], key: str, value: Any) -> list[dict[str, Any]]:
-    return [item for item in items if item[key] != value]
-
-
-def _room(doc: Document, room_type: str) -> dict[str, Any] | None:
-    for room in doc["roomProfiles"]:
-        if room["roomType"] == room_type:
-            return room  # type: ignore[no-any-return]
-    return None
+def _drop(items: list[dict[str, Any]], key: str, value: Any) -> None:
+    at = _find(items, key, value)
+    if at >= 0:
+        del items[at]
 
 
 def _new_room(room_type: str) -> dict[str, Any]:
@@ -151,90 +138,135 @@ def _new_room(room_type: str) -> dict[str, Any]:
     }
 
 
-def apply(document: Document | None, stored: StoredEvent) -> Document:
-    """Folds one style-stream event into its document (a no-op for an old version)."""
-    slug = slug_of(stored.stream)
-    if slug is None:
-        raise ValueError(f"not a style stream: {stored.stream!r}")
-    doc = document if document is not None else new_document(slug)
-    if stored.version <= doc["version"]:
+def _room(doc: Document, room_type: str) -> dict[str, Any]:
+    rooms: list[dict[str, Any]] = doc["roomProfiles"]
+    at = _find(rooms, "roomType", room_type)
+    if at >= 0:
+        return rooms[at]
+    # An image or failure of a room whose profile is not folded yet (never in a journal
+    # the generator wrote, but possible in a hand-made one) gets a placeholder room.
+    room = _new_room(room_type)
+    rooms.append(room)
+    return room
+
+
+def apply(document: Document | None, event: RawEvent) -> Document:
+    """Folds one style-stream event into its document, in place; returns the document.
+
+    An event whose version is not newer than the document's is ignored, so folding an
+    event twice changes nothing. A payload missing what its type promises raises
+    ``CorruptEventError`` naming the position. Payload values are shared, never
+    mutated: only the document's own lists and room entries are.
+    """
+    doc = document
+    if doc is None:
+        slug = slug_of(event.stream)
+        if slug is None:
+            raise ValueError(f"not a style stream: {event.stream!r}")
+        doc = new_document(slug)
+    elif event.version <= doc["version"]:
         return doc
-    doc = dict(doc)
-    at = format_time(stored.recorded_at)
-    event = stored.event
-    if isinstance(event, StyleCreated):
-        data = event.data
-        doc["name"] = dict(data.name)
-        doc["approach"] = data.approach
-        doc["color"] = {"name": data.color.name, "hex": data.color.hex}
-        doc["keywords"] = list(data.keywords)
-        doc["content"] = {
-            lang: {"poetic": prose.poetic, "factual": prose.factual}
-            for lang, prose in data.content.items()
-        }
-        doc["model"] = event.meta.model
-        doc["failure"] = None
-        doc["createdAt"] = at
-    elif isinstance(event, StyleFailed):
-        if doc["createdAt"] is None:
-            doc["failure"] = _error(event, at)
-    elif isinstance(event, RoomGenerated):
-        data = event.data
-        room = dict(_room(doc, data.room_type) or _new_room(data.room_type))
-        room["name"] = dict(data.name)
-        room["content"] = {
-            lang: {"poetic": prose.poetic, "factual": prose.factual}
-            for lang, prose in data.content.items()
-        }
-        room["keyPieces"] = list(data.key_pieces)
-        room["materials"] = list(data.materials)
-        room["model"] = event.meta.model
-        room["createdAt"] = at
-        doc["roomProfiles"] = _put_sorted(doc["roomProfiles"], room, "roomType")
-        doc["failedRooms"] = _without(doc["failedRooms"], "roomType", data.room_type)
-    elif isinstance(event, RoomFailed):
-        existing = _room(doc, event.data.room_type)
-        if existing is None or existing["createdAt"] is None:
-            entry = {"roomType": event.data.room_type, **_error(event, at)}
-            doc["failedRooms"] = _put_sorted(doc["failedRooms"], entry, "roomType")
-    elif isinstance(event, ImageGenerated):
-        doc = _apply_image(doc, event, at)
-    elif isinstance(event, ImageFailed):
-        doc = _apply_image_failure(doc, event, at)
-    doc["updatedAt"] = at
-    doc["version"] = stored.version
+    try:
+        _APPLY[event.type](doc, event)
+    except KeyError as exc:
+        if event.type not in _APPLY:
+            raise ValueError(f"{event.type} is not a style event") from exc
+        raise _corrupt(event, exc) from exc
+    except (TypeError, AttributeError) as exc:
+        raise _corrupt(event, exc) from exc
+    doc["updatedAt"] = event.recorded_at
+    doc["version"] = event.version
     return doc
 
 
-def _image_owner(doc: Document, room_type: str | None) -> tuple[dict[str, Any], bool]:
-    if room_type is None:
-        return doc, False
-    room = _room(doc, room_type)
-    # An image of a room whose profile is not folded yet (never in a journal the
-    # generator wrote, but possible in a hand-made one) gets a placeholder room.
-    return dict(room if room is not None else _new_room(room_type)), True
+def _corrupt(event: RawEvent, exc: Exception) -> CorruptEventError:
+    return CorruptEventError(
+        f"event {event.type!r} at position {event.position} lacks what its type promises ({exc!r})",
+        position=event.position,
+    )
 
 
-def _apply_image(doc: Document, event: ImageGenerated, at: str) -> Document:
+def _style_created(doc: Document, event: RawEvent) -> None:
     data = event.data
-    owner, is_room = _image_owner(doc, data.room_type if data.target == "room" else None)
-    owner["images"] = _put_sorted(owner["images"], _image_ref(event, at), "index")
-    owner["failedImages"] = _without(owner["failedImages"], "index", data.index)
-    if is_room:
-        doc["roomProfiles"] = _put_sorted(doc["roomProfiles"], owner, "roomType")
-    return doc
+    color = data["color"]
+    doc["name"] = data["name"]
+    doc["approach"] = data["approach"]
+    doc["color"] = {"name": color["name"], "hex": color["hex"]}
+    doc["keywords"] = data.get("keywords", [])
+    doc["content"] = data["content"]
+    doc["model"] = event.meta.get("model")
+    doc["failure"] = None
+    doc["createdAt"] = event.recorded_at
 
 
-def _apply_image_failure(doc: Document, event: ImageFailed, at: str) -> Document:
+def _style_failed(doc: Document, event: RawEvent) -> None:
+    if doc["createdAt"] is None:
+        doc["failure"] = _error(event)
+
+
+def _room_generated(doc: Document, event: RawEvent) -> None:
     data = event.data
-    owner, is_room = _image_owner(doc, data.room_type if data.target == "room" else None)
-    if any(image["index"] == data.index for image in owner["images"]):
-        return doc
-    entry = {"index": data.index, **_error(event, at)}
-    owner["failedImages"] = _put_sorted(owner["failedImages"], entry, "index")
-    if is_room:
-        doc["roomProfiles"] = _put_sorted(doc["roomProfiles"], owner, "roomType")
-    return doc
+    room = _room(doc, data["room_type"])
+    room["name"] = data["name"]
+    room["content"] = data["content"]
+    room["keyPieces"] = data.get("key_pieces", [])
+    room["materials"] = data.get("materials", [])
+    room["model"] = event.meta.get("model")
+    room["createdAt"] = event.recorded_at
+    _drop(doc["failedRooms"], "roomType", data["room_type"])
+
+
+def _room_failed(doc: Document, event: RawEvent) -> None:
+    data = event.data
+    at = _find(doc["roomProfiles"], "roomType", data["room_type"])
+    if at < 0 or doc["roomProfiles"][at]["createdAt"] is None:
+        _put(doc["failedRooms"], {"roomType": data["room_type"], **_error(event)}, "roomType")
+
+
+def _image_generated(doc: Document, event: RawEvent) -> None:
+    data = event.data
+    owner = _room(doc, data["room_type"]) if data["target"] == "room" else doc
+    index = data["index"]
+    ref = {
+        "index": index,
+        "sha256": data["sha256"],
+        "path": data["path"],
+        "width": data.get("width"),
+        "height": data.get("height"),
+        "model": event.meta.get("model"),
+        "createdAt": event.recorded_at,
+    }
+    _put(owner["images"], ref, "index")
+    if owner["failedImages"]:
+        _drop(owner["failedImages"], "index", index)
+
+
+def _image_failed(doc: Document, event: RawEvent) -> None:
+    data = event.data
+    owner = _room(doc, data["room_type"]) if data["target"] == "room" else doc
+    if _find(owner["images"], "index", data["index"]) < 0:
+        _put(owner["failedImages"], {"index": data["index"], **_error(event)}, "index")
+
+
+_APPLY = {
+    "StyleCreated": _style_created,
+    "StyleFailed": _style_failed,
+    "RoomGenerated": _room_generated,
+    "RoomFailed": _room_failed,
+    "ImageGenerated": _image_generated,
+    "ImageFailed": _image_failed,
+}
+
+
+def _by_index(item: dict[str, Any]) -> int:
+    return int(item["index"])
+
+
+def _sorted_room(room: dict[str, Any]) -> dict[str, Any]:
+    ordered = {key: room[key] for key in ROOM_KEYS}
+    ordered["images"] = sorted(room["images"], key=_by_index)
+    ordered["failedImages"] = sorted(room["failedImages"], key=_by_index)
+    return ordered
 
 
 def finalize(document: Document, plan: PlanSpec | None) -> Document:
@@ -249,10 +281,13 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
     doc["inPlan"] = entry is not None
     doc["subcategory"] = entry.name if entry is not None else doc["subcategory"]
     rooms = sorted(
-        doc["roomProfiles"],
+        (_sorted_room(room) for room in doc["roomProfiles"]),
         key=lambda room: (room_order.get(room["roomType"], len(room_order)), room["roomType"]),
     )
     doc["roomProfiles"] = rooms
+    doc["images"] = sorted(doc["images"], key=_by_index)
+    doc["failedImages"] = sorted(doc["failedImages"], key=_by_index)
+    doc["failedRooms"] = sorted(doc["failedRooms"], key=lambda item: item["roomType"])
     done_rooms = {room["roomType"] for room in rooms if room["createdAt"] is not None}
     by_type = {room["roomType"]: room for room in rooms}
     style_images = sum(1 for image in doc["images"] if image["index"] < per_style)
@@ -293,13 +328,14 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
     return {key: doc[key] for key in DOCUMENT_KEYS}
 
 
-def fold(events: list[StoredEvent], plan: PlanSpec | None) -> dict[str, Document]:
-    """Folds a sequence of style-stream events into finalized documents keyed by slug."""
+def fold(events: Iterable[RawEvent | StoredEvent], plan: PlanSpec | None) -> dict[str, Document]:
+    """Folds a sequence of events into finalized documents keyed by slug (other streams are skipped)."""
     docs: dict[str, Document] = {}
-    for stored in events:
-        slug = slug_of(stored.stream)
+    for event in events:
+        raw = event if isinstance(event, RawEvent) else RawEvent.from_stored(event)
+        slug = slug_of(raw.stream)
         if slug is not None:
-            docs[slug] = apply(docs.get(slug), stored)
+            docs[slug] = apply(docs.get(slug), raw)
     return {slug: finalize(doc, plan) for slug, doc in sorted(docs.items())}
 
 

@@ -14,18 +14,30 @@ up with whatever was appended meanwhile.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from journal.events import RunStarted
+from journal.errors import CorruptEventError
+from journal.events import PlanSpec
 from journal.failpoints import failpoint
-from journal.store import EventStore
+from journal.store import EventStore, RawEvent
 from projector.fold import Document, apply, finalize, slug_of
-from projector.store import ViewState, ViewStore
+from projector.store import RebuildTarget, ViewState, ViewStore
 
 Progress = Callable[[int, int], None]
+
+
+def plan_of(event: RawEvent) -> PlanSpec:
+    """Returns the plan a RunStarted event recorded (validated: it drives every status)."""
+    try:
+        return PlanSpec.model_validate(event.data["plan"])
+    except (KeyError, ValueError) as exc:
+        raise CorruptEventError(
+            f"RunStarted at position {event.position} has no valid plan", position=event.position
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,7 @@ class Projector:
         pages = 0
         state = self.views.load_state()
         while max_pages is None or pages < max_pages:
-            page = self.events.read_all(after_position=state.checkpoint, limit=self.page_size)
+            page = self.events.read_all_raw(after_position=state.checkpoint, limit=self.page_size)
             if not page:
                 break
             pages += 1
@@ -75,20 +87,21 @@ class Projector:
             loaded = self.views.get(slugs)
             touched: dict[str, Document] = {}
             plan_changed = False
-            for stored in page:
-                if isinstance(stored.event, RunStarted):
-                    new_plan = stored.event.data.plan
+            for event in page:
+                if event.type == "RunStarted":
+                    new_plan = plan_of(event)
                     if plan is None or new_plan != plan:
                         plan = new_plan
                         plan_changed = True
                     continue
-                slug = slug_of(stored.stream)
+                slug = slug_of(event.stream)
                 if slug is None:
                     continue
-                before = touched.get(slug, loaded.get(slug))
-                after = apply(before, stored)
-                if after is not before:
-                    touched[slug] = after
+                doc = touched.get(slug) or loaded.get(slug)
+                version = doc["version"] if doc is not None else 0
+                doc = apply(doc, event)
+                if doc["version"] != version:
+                    touched[slug] = doc
             if plan_changed:
                 for doc in self.views.iter_documents():
                     touched.setdefault(doc["slug"], doc)
@@ -108,53 +121,34 @@ class Projector:
         """Recomputes every document from the first event and swaps the result in."""
         started = time.perf_counter()
         total = self.events.last_position()
-        target = self.views.begin_rebuild()
-        cache: OrderedDict[str, Document] = OrderedDict()
-        plan = None
+        build = _Rebuild(self.views.begin_rebuild(), self.cache_size)
         checkpoint = 0
         folded = 0
-        for page in self._pages():
-            for stored in page:
-                if isinstance(stored.event, RunStarted):
-                    plan = stored.event.data.plan
-                    continue
-                slug = slug_of(stored.stream)
-                if slug is None:
-                    continue
-                doc = cache.pop(slug, None)
-                if doc is None:
-                    doc = target.load([slug]).get(slug)
-                cache[slug] = apply(doc, stored)
-            if len(cache) > self.cache_size:
-                evicted: dict[str, Document] = {}
-                while len(cache) > self.cache_size // 2:
-                    slug, doc = cache.popitem(last=False)
-                    evicted[slug] = doc
-                target.write(evicted)
-            checkpoint = page[-1].position
-            folded += len(page)
-            if progress is not None:
-                progress(checkpoint, max(total, checkpoint))
-        target.write(dict(cache))
-        cache.clear()
-        documents = 0
-        batch: dict[str, Document] = {}
-        for doc in target.iter_documents():
-            batch[doc["slug"]] = finalize(doc, plan)
-            documents += 1
-            if len(batch) >= 500:
-                target.write(batch)
-                batch = {}
-        target.write(batch)
-        target.swap_in(ViewState(checkpoint=checkpoint, plan=plan))
+        # Documents are trees of dicts and lists (no reference cycles), so reference
+        # counting frees everything; pausing the cyclic collector keeps it from
+        # rescanning the document cache again and again.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for page in self._pages():
+                build.fold(page)
+                checkpoint = page[-1].position
+                folded += len(page)
+                if progress is not None:
+                    progress(checkpoint, max(total, checkpoint))
+            documents = build.finish()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        build.target.swap_in(ViewState(checkpoint=checkpoint, plan=build.plan))
         failpoint("rebuild-after-swap")
         self.catch_up()
         return RebuildStats(events=folded, documents=documents, seconds=time.perf_counter() - started)
 
-    def _pages(self) -> Iterator[list]:  # type: ignore[type-arg]
+    def _pages(self) -> Iterator[list[RawEvent]]:
         position = 0
         while True:
-            page = self.events.read_all(after_position=position, limit=self.page_size)
+            page = self.events.read_all_raw(after_position=position, limit=self.page_size)
             if not page:
                 return
             yield page
@@ -169,3 +163,66 @@ class Projector:
     def document(self, slug: str) -> Document | None:
         """Returns one style document, or None."""
         return self.views.document(slug)
+
+
+class _Rebuild:
+    """Folds pages into a rebuild target through a bounded cache of documents.
+
+    A document leaves the cache finalized against the plan known at that moment; if a
+    later ``RunStarted`` changes the plan, ``finish`` re-finalizes every document once.
+    """
+
+    def __init__(self, target: RebuildTarget, cache_size: int) -> None:
+        self.target = target
+        self.cache_size = cache_size
+        self.cache: OrderedDict[str, Document] = OrderedDict()
+        self.plan: PlanSpec | None = None
+        self.stale = False  # some document was written under a plan that later changed
+        self.written = False
+        self.slugs: set[str] = set()
+
+    def fold(self, page: list[RawEvent]) -> None:
+        """Folds one page of events, evicting the least recently used documents when full."""
+        cache = self.cache
+        for event in page:
+            if event.type == "RunStarted":
+                plan = plan_of(event)
+                if plan != self.plan:
+                    self.stale = self.stale or self.written
+                    self.plan = plan
+                continue
+            slug = slug_of(event.stream)
+            if slug is None:
+                continue
+            doc = cache.get(slug)
+            if doc is None:
+                doc = self.target.load([slug]).get(slug)
+            else:
+                cache.move_to_end(slug)
+            cache[slug] = apply(doc, event)
+        if len(cache) > self.cache_size:
+            evicted: dict[str, Document] = {}
+            while len(cache) > self.cache_size // 2:
+                slug, doc = cache.popitem(last=False)
+                evicted[slug] = finalize(doc, self.plan)
+            self._write(evicted)
+
+    def _write(self, documents: dict[str, Document]) -> None:
+        if documents:
+            self.target.write(documents)
+            self.written = True
+            self.slugs.update(documents)
+
+    def finish(self) -> int:
+        """Writes what is cached, re-finalizes if the plan changed; returns the document count."""
+        self._write({slug: finalize(doc, self.plan) for slug, doc in self.cache.items()})
+        self.cache.clear()
+        if self.stale:
+            batch: dict[str, Document] = {}
+            for doc in self.target.iter_documents():
+                batch[doc["slug"]] = finalize(doc, self.plan)
+                if len(batch) >= 500:
+                    self._write(batch)
+                    batch = {}
+            self._write(batch)
+        return len(self.slugs)

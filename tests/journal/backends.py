@@ -8,16 +8,21 @@ so the suite can prove what reading such an event does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from journal.store import EventStore
+
+if TYPE_CHECKING:
+    from journal.mongo import MongoEventStore
 
 MONGODB_URI = os.environ.get("MONGODB_URI")
 
@@ -94,9 +99,25 @@ class MongoBackend(Backend):
         self.db_name = db_name
 
     def open(self, *, create: bool = True) -> EventStore:
+        return self.open_mongo(create=create)
+
+    def open_mongo(self, *, create: bool = True, **options: Any) -> MongoEventStore:
+        """Opens a handle with Mongo-only options (``clock``, ``gap_timeout_s``)."""
         from journal.mongo import MongoEventStore
 
-        return MongoEventStore.from_url(self.url, create=create)
+        return MongoEventStore.from_url(self.url, create=create, **options)
+
+    @contextlib.contextmanager
+    def raw_database(self) -> Iterator[Any]:
+        """Yields the driver's handle on this journal's database, around the store."""
+        from journal.mongo import connect
+
+        target = connect(self.url)
+        try:
+            yield target.client[target.database]
+        finally:
+            if target.owned:
+                target.client.close()
 
     def inject_raw(self, store: EventStore, row: dict[str, Any]) -> None:
         from journal.mongo import MongoEventStore

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import copy
+
+import pytest
+
+from journal.errors import CorruptEventError
 from journal.events import Event, PlanSpec
-from journal.store import StoredEvent
+from journal.store import RawEvent, StoredEvent
 from projector.fold import DOCUMENT_KEYS, apply, dumps, finalize, fold
 from tests import samples
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def stored(events: list[Event], stream: str = "style:style-0") -> list[StoredEvent]:
-    """Wraps events as a stream would store them, with fixed times."""
+def stored(events: list[Event], stream: str = "style:style-0") -> list[RawEvent]:
+    """Wraps events as a stream would store them, with fixed times, as the fold reads them."""
     return [
-        StoredEvent(position=i + 1, stream=stream, version=i + 1, recorded_at=T0 + timedelta(seconds=i), event=e)
+        RawEvent.from_stored(
+            StoredEvent(position=i + 1, stream=stream, version=i + 1, recorded_at=T0 + timedelta(seconds=i), event=e)
+        )
         for i, e in enumerate(events)
     ]
 
@@ -80,9 +87,20 @@ def test_applying_an_event_twice_changes_nothing() -> None:
     doc = None
     for e in events:
         doc = apply(doc, e)
-    again = apply(doc, events[0])
-    assert again is doc
-    assert apply(doc, events[1]) is doc
+    assert doc is not None
+    snapshot = copy.deepcopy(doc)
+    apply(doc, events[0])
+    apply(doc, events[1])
+    assert doc == snapshot
+
+
+def test_a_payload_missing_its_fields_is_refused_naming_the_position() -> None:
+    """The fold refuses an event whose payload lacks what its type promises, naming the position."""
+    event = stored([samples.style_created("style-0")])[0]
+    broken = RawEvent(event.position, event.stream, event.version, event.type, event.recorded_at,
+                      event.run_id, event.step, {"subcategory": "style-0"}, event.meta)
+    with pytest.raises(CorruptEventError, match="position 1"):
+        apply(None, broken)
 
 
 def test_documents_have_fixed_keys_and_times_from_events() -> None:
