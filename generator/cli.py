@@ -311,8 +311,10 @@ def _install_signal_handlers(runner: Any) -> None:
 
 
 @cli.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes folding style streams (SQLite; default: one per CPU for large journals).")
 @common_options
-def rebuild(data_dir: Path | None, db: str | None) -> int:
+def rebuild(workers: int | None, data_dir: Path | None, db: str | None) -> int:
     """Rebuild the style documents from the first event and swap them in atomically."""
     from projector.projector import Projector
     from projector.views import open_views
@@ -321,7 +323,7 @@ def rebuild(data_dir: Path | None, db: str | None) -> int:
     with location.store() as store, _rebuild_progress() as progress:
         views = open_views(store)
         try:
-            stats = Projector(store, views).rebuild(progress=progress)
+            stats = Projector(store, views).rebuild(progress=progress, workers=workers)
         finally:
             views.close()
     click.echo(

@@ -71,7 +71,7 @@ class PlanSpec(Frozen):
     languages: tuple[str, ...] = Field(default=("en",), min_length=1, max_length=20)
     images_per_style: int = Field(default=3, ge=0, le=20)
     images_per_room: int = Field(default=3, ge=0, le=20)
-    subcategories: tuple[CatalogEntry, ...] = Field(min_length=1, max_length=10_000)
+    subcategories: tuple[CatalogEntry, ...] = Field(min_length=1, max_length=100_000)
     room_types: tuple[CatalogEntry, ...] = Field(default=(), max_length=1_000)
 
     @model_validator(mode="after")

@@ -125,6 +125,9 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 
+_SCAN = json.JSONDecoder().scan_once
+
+
 def _verify_checksum(row: tuple[Any, ...]) -> None:
     position, event_id, stream, version, type_name, schema_version, _, _, _, data, meta, checksum = row
     if checksum is not None and checksum != row_checksum(
@@ -464,14 +467,57 @@ class SqliteEventStore(EventStore):
 
     def read_all_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[RawEvent]:
         """Returns a page as plain data, checksums verified and old schemas upcast (fast path)."""
+        return self._raw(self.read_raw(after_position=after_position, limit=limit))
+
+    def read_streams_raw(
+        self,
+        *,
+        start: str,
+        stop: str,
+        after: tuple[str, int] | None = None,
+        max_position: int,
+        limit: int = 5000,
+    ) -> list[RawEvent]:
+        """Returns a page of the streams in ``[start, stop)`` in (stream, version) order, as plain data.
+
+        Only events at or before ``max_position`` count, so several readers partitioning
+        the streams all see one consistent cut of the journal. ``after`` is the last
+        (stream, version) of the previous page.
+        """
+        low = after if after is not None else (start, 0)
+        try:
+            # One row-value bound, so SQLite seeks the (stream, version) index to the
+            # page's first row instead of scanning from the range start every page.
+            rows = self._conn().execute(
+                f"SELECT {_COLUMNS} FROM events WHERE (stream, version) > (?, ?) AND stream < ?"
+                " AND position <= ? ORDER BY stream, version LIMIT ?",
+                (low[0], low[1], stop, max_position, limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        return self._raw(rows)
+
+    def stream_sizes(self, *, start: str, stop: str, max_position: int) -> list[tuple[str, int]]:
+        """Returns (stream, events at or before ``max_position``) for the streams in ``[start, stop)``."""
+        try:
+            return self._conn().execute(
+                "SELECT stream, COUNT(*) FROM events WHERE stream >= ? AND stream < ? AND position <= ?"
+                " GROUP BY stream ORDER BY stream",
+                (start, stop, max_position),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    @staticmethod
+    def _raw(rows: list[tuple[Any, ...]]) -> list[RawEvent]:
         # The hot loop of rebuild and catch-up: locals bound once, the common case
         # (current schema, checksum present) handled inline.
         out: list[RawEvent] = []
         append = out.append
-        loads = json.loads
+        scan = _SCAN  # the C scanner behind json.loads, without its per-call regex checks
         crc32 = zlib.crc32
         current = CURRENT_SCHEMA
-        for row in self.read_raw(after_position=after_position, limit=limit):
+        for row in rows:
             (position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step,
              data, meta, checksum) = row
             if checksum is not None and checksum != crc32(
@@ -480,8 +526,11 @@ class SqliteEventStore(EventStore):
                 _verify_checksum(row)
             if current.get(type_name) == schema_version:
                 try:
-                    payload, meta_dict = loads(data), loads(meta)
-                except ValueError:
+                    payload, end = scan(data, 0)
+                    meta_dict, end_meta = scan(meta, 0)
+                    if end != len(data) or end_meta != len(meta):
+                        raise ValueError("trailing bytes")
+                except (ValueError, StopIteration):
                     payload, meta_dict = decode_raw(
                         position=position, type_name=type_name, schema_version=schema_version, data=data, meta=meta
                     )

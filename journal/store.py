@@ -29,7 +29,7 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -68,8 +68,7 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
+class RawEvent(NamedTuple):
     """A stored event as plain data (payload and meta as dicts, time as text), for fast folds."""
 
     position: int

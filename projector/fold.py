@@ -262,70 +262,91 @@ def _by_index(item: dict[str, Any]) -> int:
     return int(item["index"])
 
 
-def _sorted_room(room: dict[str, Any]) -> dict[str, Any]:
-    ordered = {key: room[key] for key in ROOM_KEYS}
-    ordered["images"] = sorted(room["images"], key=_by_index)
-    ordered["failedImages"] = sorted(room["failedImages"], key=_by_index)
-    return ordered
+class _PlanIndex:
+    """Lookups derived from a plan once, not once per document (plans can list 10,000 styles)."""
+
+    def __init__(self, plan: PlanSpec | None) -> None:
+        self.plan = plan
+        self.names = {entry.slug: entry.name for entry in plan.subcategories} if plan else {}
+        self.room_order = {entry.slug: i for i, entry in enumerate(plan.room_types)} if plan else {}
+        self.per_style = plan.images_per_style if plan else 0
+        self.per_room = plan.images_per_room if plan else 0
+        self.images_planned = self.per_style + self.per_room * len(self.room_order)
+
+
+_last_index = _PlanIndex(None)
+
+
+def _plan_index(plan: PlanSpec | None) -> _PlanIndex:
+    global _last_index
+    if _last_index.plan is not plan:
+        _last_index = _PlanIndex(plan)
+    return _last_index
 
 
 def finalize(document: Document, plan: PlanSpec | None) -> Document:
     """Derives the plan-dependent fields and returns the document in canonical key order."""
-    doc = dict(document)
-    entries = {entry.slug: entry for entry in plan.subcategories} if plan else {}
-    room_order = {entry.slug: i for i, entry in enumerate(plan.room_types)} if plan else {}
-    planned_rooms = list(room_order)
-    per_style = plan.images_per_style if plan else 0
-    per_room = plan.images_per_room if plan else 0
-    entry = entries.get(doc["slug"])
-    doc["inPlan"] = entry is not None
-    doc["subcategory"] = entry.name if entry is not None else doc["subcategory"]
-    rooms = sorted(
-        (_sorted_room(room) for room in doc["roomProfiles"]),
-        key=lambda room: (room_order.get(room["roomType"], len(room_order)), room["roomType"]),
-    )
-    doc["roomProfiles"] = rooms
-    doc["images"] = sorted(doc["images"], key=_by_index)
-    doc["failedImages"] = sorted(doc["failedImages"], key=_by_index)
-    doc["failedRooms"] = sorted(doc["failedRooms"], key=lambda item: item["roomType"])
-    done_rooms = {room["roomType"] for room in rooms if room["createdAt"] is not None}
-    by_type = {room["roomType"]: room for room in rooms}
-    style_images = sum(1 for image in doc["images"] if image["index"] < per_style)
-    room_images = sum(
-        sum(1 for image in by_type[slug]["images"] if image["index"] < per_room)
-        for slug in planned_rooms
-        if slug in by_type
-    )
-    rooms_done = sum(1 for slug in planned_rooms if slug in done_rooms)
-    images_planned = per_style + per_room * len(planned_rooms)
-    images_done = style_images + room_images
-    has_content = doc["createdAt"] is not None
-    if not has_content:
-        status = "failed" if doc["failure"] is not None else "pending"
+    index = _plan_index(plan)
+    room_order = index.room_order
+    per_style, per_room = index.per_style, index.per_room
+    unplanned = len(room_order)
+    rooms: list[dict[str, Any]] = []
+    rooms_done = room_images = room_failed_images = 0
+    for room in document["roomProfiles"]:
+        ordered = {key: room[key] for key in ROOM_KEYS}
+        images = ordered["images"] = sorted(room["images"], key=_by_index)
+        failed = ordered["failedImages"] = sorted(room["failedImages"], key=_by_index)
+        if room["roomType"] in room_order:
+            rooms_done += room["createdAt"] is not None
+            room_images += sum(1 for image in images if image["index"] < per_room)
+            room_failed_images += sum(1 for image in failed if image["index"] < per_room)
+        rooms.append(ordered)
+    rooms.sort(key=lambda room: (room_order.get(room["roomType"], unplanned), room["roomType"]))
+    images = sorted(document["images"], key=_by_index)
+    failed_images = sorted(document["failedImages"], key=_by_index)
+    failed_rooms = sorted(document["failedRooms"], key=lambda item: item["roomType"])
+    images_done = sum(1 for image in images if image["index"] < per_style) + room_images
+    if document["createdAt"] is None:
+        status = "failed" if document["failure"] is not None else "pending"
     elif plan is None:
         # No RunStarted recorded a plan: nothing can be called complete.
         status = "partial" if rooms else "basic"
-    elif rooms_done == len(planned_rooms) and images_done == images_planned:
+    elif rooms_done == len(room_order) and images_done == index.images_planned:
         status = "complete"
     elif rooms_done == 0:
         status = "basic"
     else:
         status = "partial"
-    doc["status"] = status
-    doc["progress"] = {
-        "roomsDone": rooms_done,
-        "roomsPlanned": len(planned_rooms),
-        "roomsFailed": sum(1 for room in doc["failedRooms"] if room["roomType"] in room_order),
-        "imagesDone": images_done,
-        "imagesPlanned": images_planned,
-        "imagesFailed": sum(1 for image in doc["failedImages"] if image["index"] < per_style)
-        + sum(
-            sum(1 for image in by_type[slug]["failedImages"] if image["index"] < per_room)
-            for slug in planned_rooms
-            if slug in by_type
-        ),
+    name = index.names.get(document["slug"])
+    return {
+        "slug": document["slug"],
+        "subcategory": name if name is not None else document["subcategory"],
+        "inPlan": name is not None,
+        "name": document["name"],
+        "approach": document["approach"],
+        "color": document["color"],
+        "keywords": document["keywords"],
+        "content": document["content"],
+        "model": document["model"],
+        "images": images,
+        "failedImages": failed_images,
+        "roomProfiles": rooms,
+        "failedRooms": failed_rooms,
+        "failure": document["failure"],
+        "status": status,
+        "progress": {
+            "roomsDone": rooms_done,
+            "roomsPlanned": len(room_order),
+            "roomsFailed": sum(1 for room in failed_rooms if room["roomType"] in room_order),
+            "imagesDone": images_done,
+            "imagesPlanned": index.images_planned,
+            "imagesFailed": sum(1 for image in failed_images if image["index"] < per_style)
+            + room_failed_images,
+        },
+        "createdAt": document["createdAt"],
+        "updatedAt": document["updatedAt"],
+        "version": document["version"],
     }
-    return {key: doc[key] for key in DOCUMENT_KEYS}
 
 
 def fold(events: Iterable[RawEvent | StoredEvent], plan: PlanSpec | None) -> dict[str, Document]:
@@ -341,4 +362,4 @@ def fold(events: Iterable[RawEvent | StoredEvent], plan: PlanSpec | None) -> dic
 
 def dumps(document: Document) -> str:
     """Serialises a document to its canonical compact JSON text."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False)

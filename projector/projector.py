@@ -15,10 +15,12 @@ up with whatever was appended meanwhile.
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from journal.errors import CorruptEventError
 from journal.events import PlanSpec
@@ -27,7 +29,13 @@ from journal.store import EventStore, RawEvent
 from projector.fold import Document, apply, finalize, slug_of
 from projector.store import RebuildTarget, ViewState, ViewStore
 
+if TYPE_CHECKING:
+    from journal.sqlite import SqliteEventStore
+    from projector.sqlite import SqliteRebuildTarget
+
 Progress = Callable[[int, int], None]
+#: below this many events a rebuild is quicker in one process than with worker start-up
+PARALLEL_MIN_EVENTS = 100_000
 
 
 def plan_of(event: RawEvent) -> PlanSpec:
@@ -117,11 +125,25 @@ class Projector:
 
     # --- rebuild ---------------------------------------------------------------------
 
-    def rebuild(self, *, progress: Progress | None = None) -> RebuildStats:
-        """Recomputes every document from the first event and swaps the result in."""
+    def rebuild(self, *, progress: Progress | None = None, workers: int | None = None) -> RebuildStats:
+        """Recomputes every document from the first event and swaps the result in.
+
+        On SQLite, ``workers`` processes (default: one per CPU once the journal has
+        ``PARALLEL_MIN_EVENTS`` events) each fold a range of style streams; otherwise one
+        process folds in position order.
+        """
         started = time.perf_counter()
         total = self.events.last_position()
-        build = _Rebuild(self.views.begin_rebuild(), self.cache_size)
+        if workers is None:
+            workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN_EVENTS else 1
+        target = self.views.begin_rebuild()
+        if workers > 1:
+            from journal.sqlite import SqliteEventStore
+            from projector.sqlite import SqliteRebuildTarget
+
+            if isinstance(self.events, SqliteEventStore) and isinstance(target, SqliteRebuildTarget):
+                return self._rebuild_parallel(self.events, target, total, workers, progress, started)
+        build = _Rebuild(target, self.cache_size)
         checkpoint = 0
         folded = 0
         # Documents are trees of dicts and lists (no reference cycles), so reference
@@ -144,6 +166,31 @@ class Projector:
         failpoint("rebuild-after-swap")
         self.catch_up()
         return RebuildStats(events=folded, documents=documents, seconds=time.perf_counter() - started)
+
+    def _rebuild_parallel(
+        self,
+        events: SqliteEventStore,
+        target: SqliteRebuildTarget,
+        checkpoint: int,
+        workers: int,
+        progress: Progress | None,
+        started: float,
+    ) -> RebuildStats:
+        from projector.parallel import partitions, run_partitions
+
+        # Positions in SQLite are gap-free and commit-ordered: everything at or before
+        # ``checkpoint`` is committed, so all workers fold one consistent cut.
+        starts = [e for e in events.query(types=["RunStarted"]) if e.position <= checkpoint]
+        plan = starts[-1].data.plan if starts else None
+        parts = partitions(events, max_position=checkpoint, parts=workers)
+        report = None if progress is None else (lambda done: progress(done, checkpoint))
+        _, documents = run_partitions(
+            target.path, target.styles_table, parts, max_position=checkpoint, plan=plan, progress=report
+        )
+        target.swap_in(ViewState(checkpoint=checkpoint, plan=plan))
+        failpoint("rebuild-after-swap")
+        self.catch_up()
+        return RebuildStats(events=checkpoint, documents=documents, seconds=time.perf_counter() - started)
 
     def _pages(self) -> Iterator[list[RawEvent]]:
         position = 0

@@ -3,10 +3,10 @@
 Tables ``styles`` (one JSON document per slug, with its stream version and status) and
 ``projection`` (the checkpoint and the plan, as key/value rows). A catch-up writes its
 documents and the checkpoint in one transaction, conditional on the checkpoint it
-started from. Rebuild fills ``styles_next``/``projection_next`` and swaps them in with
-``DROP``+``ALTER TABLE … RENAME`` inside one transaction: readers see the old
-projection or the new one, never a mix; a killed rebuild leaves only ``*_next`` tables,
-which the next rebuild drops first.
+started from. Rebuild fills ``styles_rebuild_<token>``/``projection_rebuild_<token>`` and swaps them
+in with ``DROP``+``ALTER TABLE … RENAME`` inside one transaction: readers see the old
+projection or the new one, never a mix; a killed rebuild leaves only its
+``*_rebuild_<token>`` tables, which the next rebuild drops first.
 
 Projection connections run with ``synchronous=NORMAL``: the projection is derived data,
 a power cut can at most roll back its last commits (never tear them, WAL keeps them
@@ -16,6 +16,7 @@ atomic), and the next catch-up redoes them from the durable journal.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -176,27 +177,33 @@ class SqliteViewStore(ViewStore):
         return True
 
     def begin_rebuild(self) -> RebuildTarget:
-        """Drops leftovers of an interrupted rebuild and creates fresh ``*_next`` tables."""
+        """Drops leftovers of interrupted rebuilds and creates fresh, uniquely named tables."""
+        suffix = f"_rebuild_{os.urandom(4).hex()}"
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DROP TABLE IF EXISTS styles_next")
-            conn.execute("DROP TABLE IF EXISTS projection_next")
-            for statement in _schema("_next"):
+            for table in self._debris(conn):
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in _schema(suffix):
                 conn.execute(statement)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise translate_error(exc, self.path) from exc
-        return _SqliteRebuildTarget(self)
+        return SqliteRebuildTarget(self, suffix)
 
-    def debris(self) -> list[str]:
-        """Lists tables an interrupted rebuild left behind (harmless; the next rebuild drops them)."""
-        rows = self._conn().execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%\\_next' ESCAPE '\\'"
+    @staticmethod
+    def _debris(conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND"
+            " (name LIKE 'styles\\_rebuild\\_%' ESCAPE '\\' OR name LIKE 'projection\\_rebuild\\_%' ESCAPE '\\')"
         ).fetchall()
         return sorted(row[0] for row in rows)
+
+    def debris(self) -> list[str]:
+        """Lists tables interrupted rebuilds left behind (harmless; the next rebuild drops them)."""
+        return self._debris(self._conn())
 
     def close(self) -> None:
         """Closes every connection."""
@@ -210,44 +217,54 @@ class SqliteViewStore(ViewStore):
         self._local = threading.local()
 
 
-class _SqliteRebuildTarget(RebuildTarget):
-    def __init__(self, views: SqliteViewStore) -> None:
+class SqliteRebuildTarget(RebuildTarget):
+    """The ``styles_rebuild_<token>`` tables a rebuild fills before swapping them in.
+
+    The random token means a worker of a killed rebuild that is still finishing can only
+    ever write into its own abandoned tables, never into the next rebuild's.
+    """
+
+    def __init__(self, views: SqliteViewStore, suffix: str) -> None:
         self._views = views
+        self.suffix = suffix
+        self.styles_table = f"styles{suffix}"
+        self.state_table = f"projection{suffix}"
+
+    @property
+    def path(self) -> Path:
+        """Returns the database file the target lives in."""
+        return self._views.path
 
     def _conn(self) -> sqlite3.Connection:
         return self._views._conn()
 
     def load(self, slugs: Iterable[str]) -> dict[str, Document]:
-        return _select_docs(self._conn(), "styles_next", sorted(set(slugs)))
+        """Returns documents already written to the target."""
+        return _select_docs(self._conn(), self.styles_table, sorted(set(slugs)))
 
     def write(self, documents: Mapping[str, Document]) -> None:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            _upsert(conn, "styles_next", documents)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise translate_error(exc, self._views.path) from exc
+        """Writes documents into the target in one transaction."""
+        write_documents(self._conn(), self.styles_table, documents, self._views.path)
 
     def iter_documents(self, page_size: int = 500) -> Iterator[Document]:
-        return _iter_docs(self._conn(), "styles_next", page_size)
+        """Yields the target's documents by slug."""
+        return _iter_docs(self._conn(), self.styles_table, page_size)
 
     def swap_in(self, state: ViewState) -> None:
+        """Replaces the live tables with the target's in one transaction."""
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO projection_next (key, value) VALUES (?, ?)",
+                    f"INSERT OR REPLACE INTO {self.state_table} (key, value) VALUES (?, ?)",
                     _state_rows(state),
                 )
                 failpoint("rebuild-before-swap")
                 conn.execute("DROP TABLE styles")
                 conn.execute("DROP TABLE projection")
-                conn.execute("ALTER TABLE styles_next RENAME TO styles")
-                conn.execute("ALTER TABLE projection_next RENAME TO projection")
+                conn.execute(f"ALTER TABLE {self.styles_table} RENAME TO styles")
+                conn.execute(f"ALTER TABLE {self.state_table} RENAME TO projection")
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -257,10 +274,26 @@ class _SqliteRebuildTarget(RebuildTarget):
             raise translate_error(exc, self._views.path) from exc
 
     def abandon(self) -> None:
+        """Drops the target's tables."""
         conn = self._conn()
         try:
-            conn.execute("DROP TABLE IF EXISTS styles_next")
-            conn.execute("DROP TABLE IF EXISTS projection_next")
+            conn.execute(f"DROP TABLE IF EXISTS {self.styles_table}")
+            conn.execute(f"DROP TABLE IF EXISTS {self.state_table}")
         except sqlite3.Error as exc:
             raise StoreError(f"could not drop the rebuild tables: {exc}") from exc
 
+
+def write_documents(
+    conn: sqlite3.Connection, table: str, documents: Mapping[str, Document], path: Path
+) -> None:
+    """Upserts documents into a styles table in one transaction."""
+    if not documents:
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        _upsert(conn, table, documents)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise translate_error(exc, path) from exc

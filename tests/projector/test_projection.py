@@ -187,3 +187,29 @@ def test_plan_change_refinalizes_every_document(backend: Backend, store: EventSt
         assert projector.document("style-0")["status"] == "partial"  # type: ignore[index]
     finally:
         views.close()
+
+
+def test_parallel_rebuild_equals_sequential_rebuild(tmp_path: Path) -> None:
+    """Folding style-stream ranges in worker processes gives exactly the sequential rebuild's documents."""
+    backend = make_backend("sqlite", tmp_path)
+    store = backend.open()
+    views = open_views(store)
+    try:
+        store.append("run:a", [samples.run_started(samples.small_plan(styles=9, rooms=3), run_id="a")])
+        for i in range(9):
+            stream = f"style:style-{i}"
+            store.append(stream, [samples.style_created(f"style-{i}")])
+            for room in ("room-0", "room-2"):
+                store.append(stream, [samples.room_generated(room)])
+                store.append(stream, [samples.image_failed(1, room=room)])
+        store.append("run:b", [samples.run_started(samples.small_plan(styles=9, rooms=2), run_id="b")])
+        projector = Projector(store, views)
+        projector.rebuild(workers=1)
+        sequential = export_bytes(projector.documents())
+        stats = projector.rebuild(workers=3)
+        assert stats.documents == 9
+        assert export_bytes(projector.documents()) == sequential
+        assert views.debris() == []  # type: ignore[attr-defined]
+    finally:
+        views.close()
+        store.close()

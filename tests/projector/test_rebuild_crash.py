@@ -51,9 +51,9 @@ def _export(data_dir: Path) -> bytes:
     return result.stdout
 
 
-def _rebuild(data_dir: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _rebuild(data_dir: Path, env: dict[str, str] | None = None, workers: int = 1) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir), "--workers", str(workers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
 
@@ -66,28 +66,34 @@ def _tables(data_dir: Path) -> set[str]:
         conn.close()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("point", ["rebuild-before-swap", "rebuild-after-swap"])
-def test_rebuild_dying_at_a_failpoint_keeps_a_consistent_projection(tmp_path: Path, point: str) -> None:
+def test_rebuild_dying_at_a_failpoint_keeps_a_consistent_projection(tmp_path: Path, point: str, workers: int) -> None:
     """A rebuild process dying at a failpoint leaves export unchanged and the next rebuild clean."""
     before = _journal(tmp_path, styles=5)
-    proc = _rebuild(tmp_path, {"GENJOURNAL_FAILPOINTS": f"{point}=exit"})
+    proc = _rebuild(tmp_path, {"GENJOURNAL_FAILPOINTS": f"{point}=exit"}, workers=workers)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == FAILPOINT_EXIT_CODE, err.decode()
     assert _export(tmp_path) == before
     done = _rebuild(tmp_path)
     _, err = done.communicate(timeout=60)
     assert done.returncode == 0, err.decode()
-    assert "styles_next" not in _tables(tmp_path)
+    assert not [t for t in _tables(tmp_path) if "_rebuild_" in t]
     assert _export(tmp_path) == before
 
 
-def test_rebuild_sigkilled_mid_fold_leaves_old_projection_serving(tmp_path: Path) -> None:
-    """SIGKILL in the middle of a rebuild: the old documents still serve, the next rebuild works."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rebuild_sigkilled_mid_fold_leaves_old_projection_serving(tmp_path: Path, workers: int) -> None:
+    """SIGKILL in the middle of a rebuild (one process or with workers): old documents still serve."""
     before = _journal(tmp_path, styles=400)
-    proc = _rebuild(tmp_path)
-    # Let it get into the fold (the *_next tables exist) before killing it.
+    proc = _rebuild(tmp_path, workers=workers)
+    # Let it get into the fold (its *_rebuild_<token> tables exist) before killing it.
     deadline = time.monotonic() + 30
-    while "styles_next" not in _tables(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+    while (
+        not [t for t in _tables(tmp_path) if "_rebuild_" in t]
+        and time.monotonic() < deadline
+        and proc.poll() is None
+    ):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

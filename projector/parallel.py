@@ -1,0 +1,168 @@
+"""Parallel rebuild for the SQLite journal: style streams folded in worker processes.
+
+A style's document depends only on its own stream and the final plan, so a rebuild can
+split the style streams into contiguous ranges and fold each range in its own process,
+reading it in (stream, version) order through the ``UNIQUE(stream, version)`` index:
+one document in memory at a time, finalized and written once. Every worker reads the
+same cut of the journal (``position <= checkpoint``, fixed before they start), so the
+result equals a sequential fold up to the checkpoint; the projector then catches up with
+whatever was appended meanwhile.
+
+Workers write into the rebuild's own uniquely named tables and check before every write
+that the process which started them is still alive: a worker orphaned by a killed
+rebuild stops at its next batch and can only ever touch abandoned tables.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from journal.events import PlanSpec
+from journal.sqlite import SqliteEventStore
+from projector.fold import STYLE_PREFIX, Document, apply, finalize
+from projector.sqlite import write_documents
+
+STYLE_STOP = STYLE_PREFIX[:-1] + chr(ord(STYLE_PREFIX[-1]) + 1)  # "style;" sorts right after "style:…"
+PAGE = 5000
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A contiguous range of style streams, ``[start, stop)``, and its event count."""
+
+    start: str
+    stop: str
+    events: int
+
+
+def partitions(store: SqliteEventStore, *, max_position: int, parts: int) -> list[Partition]:
+    """Splits the style streams into up to ``parts`` ranges of about equal event counts."""
+    sizes = store.stream_sizes(start=STYLE_PREFIX, stop=STYLE_STOP, max_position=max_position)
+    total = sum(count for _, count in sizes)
+    if not sizes:
+        return []
+    share = total / parts
+    out: list[Partition] = []
+    start = STYLE_PREFIX
+    acc = 0
+    for stream, count in sizes:
+        if acc >= share and len(out) < parts - 1:
+            out.append(Partition(start, stream, acc))
+            start, acc = stream, 0
+        acc += count
+    out.append(Partition(start, STYLE_STOP, acc))
+    return out
+
+
+def fold_partition(
+    path: str, table: str, start: str, stop: str, max_position: int, plan_json: str | None,
+    parent: int, progress: object | None = None,
+) -> tuple[int, int]:
+    """Folds one range of style streams into ``table``; returns (events, documents)."""
+    gc.disable()  # documents are acyclic trees; see Projector.rebuild
+    store = SqliteEventStore(Path(path), create=False)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    plan = PlanSpec.model_validate_json(plan_json) if plan_json else None
+    events = documents = 0
+    batch: dict[str, Document] = {}
+    doc: Document | None = None
+    after: tuple[str, int] | None = None
+
+    def flush() -> None:
+        if os.getppid() != parent:
+            raise SystemExit("the rebuild that started this worker is gone")
+        write_documents(conn, table, batch, Path(path))
+        batch.clear()
+
+    try:
+        while True:
+            page = store.read_streams_raw(start=start, stop=stop, after=after, max_position=max_position, limit=PAGE)
+            if not page:
+                break
+            for event in page:
+                if doc is not None and doc["slug"] != event.stream[len(STYLE_PREFIX):]:
+                    batch[doc["slug"]] = finalize(doc, plan)
+                    documents += 1
+                    doc = None
+                doc = apply(doc, event)
+            events += len(page)
+            after = (page[-1].stream, page[-1].version)
+            if progress is not None:
+                with progress.get_lock():  # type: ignore[attr-defined]
+                    progress.value += len(page)  # type: ignore[attr-defined]
+            if len(batch) >= BATCH:
+                flush()
+        if doc is not None:
+            batch[doc["slug"]] = finalize(doc, plan)
+            documents += 1
+        flush()
+    finally:
+        conn.close()
+        store.close()
+    return events, documents
+
+
+def _worker(args: tuple[object, ...], results: multiprocessing.queues.Queue) -> None:  # type: ignore[name-defined]
+    try:
+        results.put(("ok", fold_partition(*args)))  # type: ignore[arg-type]
+    except BaseException as exc:  # report every failure to the parent, then die
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def run_partitions(
+    path: Path,
+    table: str,
+    parts: list[Partition],
+    *,
+    max_position: int,
+    plan: PlanSpec | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Folds every partition in its own process; returns total (events, documents)."""
+    ctx = multiprocessing.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    results = ctx.Queue()
+    plan_json = plan.model_dump_json() if plan is not None else None
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=((str(path), table, p.start, p.stop, max_position, plan_json, os.getpid(), counter), results),
+            daemon=True,
+        )
+        for p in parts
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes: list[tuple[str, object]] = []
+    try:
+        while len(outcomes) < len(procs):
+            try:
+                outcomes.append(results.get(timeout=0.2))
+            except Exception:  # queue.Empty: report progress, watch for dead workers
+                if progress is not None:
+                    progress(counter.value)
+                if all(not proc.is_alive() for proc in procs) and results.empty():
+                    break
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    errors = [str(value) for kind, value in outcomes if kind == "error"]
+    if errors or len(outcomes) < len(procs):
+        raise RuntimeError(f"a rebuild worker failed: {'; '.join(errors) or 'it died'}")
+    events = sum(value[0] for _, value in outcomes)  # type: ignore[index]
+    documents = sum(value[1] for _, value in outcomes)  # type: ignore[index]
+    if progress is not None:
+        progress(counter.value)
+    return events, documents
+
