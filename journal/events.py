@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from json.encoder import encode_basestring as _encode_string  # type: ignore[attr-defined]
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from journal.errors import CorruptEventError, FutureSchemaError, UnknownEventTyp
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 def new_event_id() -> str:
@@ -81,8 +83,8 @@ class PlanSpec(Frozen):
             if len(set(values)) != len(values):
                 raise ValueError(f"{field} has duplicates")
         for lang in self.languages:
-            if not lang or len(lang) > 16 or not lang.replace("-", "").isalnum():
-                raise ValueError(f"language {lang!r} is not a language tag")
+            if not _LANGUAGE_TAG.match(lang):
+                raise ValueError(f"language {lang!r} is not a language tag (like en, pt-BR)")
         for field in ("subcategories", "room_types"):
             seen: set[str] = set()
             for entry in getattr(self, field):
