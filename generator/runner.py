@@ -343,7 +343,7 @@ class Runner:
                 waiting.setdefault((step.stream, dep), []).append(step)
             else:
                 self._counts["blocked"] += 1
-        await self._load_dependencies(ready)
+        await self._load_dependencies(selected, done)
         wake = asyncio.Condition()
         in_flight = 0
 
@@ -398,8 +398,17 @@ class Runner:
         not_started = len(ready) + sum(len(v) for v in waiting.values())
         self._counts["interrupted"] = not_started if self.stop.is_set() else 0
 
-    async def _load_dependencies(self, ready: list[Step]) -> None:
-        needed = {(step.stream, step.depends_on) for step in ready if step.depends_on is not None}
+    async def _load_dependencies(self, steps: list[Step], done: set[tuple[str, str]]) -> None:
+        # A step needs its style's content, and a room image its room, whichever
+        # earlier run produced them.
+        needed: set[tuple[str, str]] = set()
+        for step in steps:
+            if step.kind != "content":
+                needed.add((step.stream, "content"))
+            if step.kind == "room_image":
+                assert step.room_type is not None
+                needed.add((step.stream, f"room:{step.room_type.slug}"))
+        needed &= done
 
         def load() -> dict[tuple[str, str], Any]:
             found: dict[tuple[str, str], Any] = {}
