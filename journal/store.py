@@ -51,8 +51,13 @@ ENVELOPE_FIELDS = (
 
 
 def utcnow() -> datetime:
-    """Returns the current time in UTC."""
-    return datetime.now(UTC)
+    """Returns the current time in UTC, to the millisecond.
+
+    Milliseconds are what BSON dates hold; every backend records times at that precision
+    so the same journal projects to the same bytes whichever store keeps it.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def format_time(moment: datetime) -> str:

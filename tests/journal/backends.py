@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from journal.events import SUCCESS_TYPES
 from journal.store import EventStore
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class SqliteBackend(Backend):
         try:
             conn.execute(
                 "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id,"
-                " step, success, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                " step, success, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.get("id", uuid.uuid4().hex),
                     row["stream"],
@@ -73,6 +74,7 @@ class SqliteBackend(Backend):
                     row.get("recorded_at", "2026-01-01T00:00:00.000000Z"),
                     row.get("run_id"),
                     row.get("step"),
+                    1 if row["type"] in SUCCESS_TYPES and row.get("step") else 0,
                     row["data"] if isinstance(row["data"], str) else json.dumps(row["data"]),
                     json.dumps(row.get("meta", {})),
                 ),
