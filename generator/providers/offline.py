@@ -16,6 +16,7 @@ Languages other than English get the English text marked with the language tag
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -289,8 +290,10 @@ class OfflineProvider:
         accent = None
         if request.room_type is not None:
             accent = room_notes(request.room_type.slug, request.room_type.name).colour[1]
-        png = render_swatch(
-            self._width, self._height, style.color.hex, seed, pattern, accent_hex=accent
+        # Rendering is CPU work whose zlib part releases the GIL: in a worker thread it
+        # overlaps the run's fsyncs instead of stalling the event loop.
+        png = await asyncio.to_thread(
+            render_swatch, self._width, self._height, style.color.hex, seed, pattern, accent_hex=accent
         )
         width, height = png_size(png)
         call = CallInfo(
