@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import uuid
-from json.encoder import encode_basestring as _encode_string  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _encode_string
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, Union
 

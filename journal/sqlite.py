@@ -125,7 +125,7 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 
-_SCAN = json.JSONDecoder().scan_once
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _verify_checksum(row: tuple[Any, ...]) -> None:

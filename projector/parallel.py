@@ -22,6 +22,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 from journal.events import PlanSpec
 from journal.sqlite import SqliteEventStore
@@ -111,7 +115,7 @@ def fold_partition(
     return events, documents
 
 
-def _worker(args: tuple[object, ...], results: multiprocessing.queues.Queue) -> None:  # type: ignore[name-defined]
+def _worker(args: tuple[object, ...], results: Queue[tuple[str, object]]) -> None:
     try:
         results.put(("ok", fold_partition(*args)))  # type: ignore[arg-type]
     except BaseException as exc:  # report every failure to the parent, then die
