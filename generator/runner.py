@@ -49,6 +49,7 @@ from generator.providers.base import (
 from generator.ratelimit import RateLimiter
 from generator.retry import AttemptLog, FatalProviderError, RetryPolicy, StepFailed, Stopped, call_with_retries
 from generator.steps import Step, limit_styles, pending_steps, plan_steps
+from generator.writer import GroupWriter
 from journal.blobs import BlobStore
 from journal.errors import DuplicateStepError, JournalError, StoreError, StoreFullError
 from journal.events import (
@@ -168,6 +169,7 @@ class Runner:
         self.stop_message: str | None = None
         self.stop_exit_code: int | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genjournal-writer")
+        self._group = GroupWriter(store)
         self._io = ThreadPoolExecutor(max_workers=max(2, options.concurrency), thread_name_prefix="genjournal-io")
         self._projection_dirty = False
         self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
@@ -180,7 +182,7 @@ class Runner:
         return await asyncio.get_running_loop().run_in_executor(self._writer, func, *args)
 
     async def _append(self, stream: str, event: Event) -> None:
-        await self._in_writer(self.store.append, stream, [event])
+        await self._group.append(stream, event)
         failpoint("append-after-commit")
         self._projection_dirty = True
 
@@ -225,6 +227,7 @@ class Runner:
         """Runs the whole thing; never raises for a step's failure, only for the journal's."""
         self._lease = lease
         started = time.monotonic()
+        self._group.start()
         done, failed = await self._in_writer(self.replay)
         removed = await self._in_writer(self.blobs.remove_temp_files)
         if removed:
@@ -304,6 +307,7 @@ class Runner:
 
     async def aclose(self) -> None:
         """Waits for queued writes and shuts the worker threads down."""
+        await asyncio.get_running_loop().run_in_executor(None, self._group.close)
         self._writer.shutdown(wait=True)
         self._io.shutdown(wait=True)
 

@@ -21,9 +21,9 @@ byte-for-byte as it was (it is inspected read-only before anything is written).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
-import json
 import threading
 import zlib
 from collections.abc import Iterable, Sequence
@@ -45,6 +45,7 @@ from journal.errors import (
 from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw, dump_data, dump_meta
 from journal.failpoints import failpoint
 from journal.store import (
+    AppendBatch,
     EventStore,
     LeaseHolder,
     RawEvent,
@@ -327,6 +328,23 @@ class SqliteEventStore(EventStore):
         validate_batch(stream, events)
         if not events:
             return []
+        outcome = self.append_many([AppendBatch(stream, events, expected_version)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def append_many(self, batches: Sequence[AppendBatch]) -> list[list[StoredEvent] | StoreError]:
+        """Appends several batches in one durable commit (group commit), each all-or-nothing.
+
+        Every batch runs inside its own SAVEPOINT: a batch the store refuses (a stale
+        expected version, a duplicate success step) is rolled back alone and reported in
+        its slot; the others commit together with a single fsync.
+        """
+        for batch in batches:
+            validate_batch(batch.stream, batch.events)
+        results: list[list[StoredEvent] | StoreError] = []
+        if not batches:
+            return results
         conn = self._conn()
         recorded_at = utcnow()
         stamp = format_time(recorded_at)
@@ -335,11 +353,37 @@ class SqliteEventStore(EventStore):
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         try:
+            for batch in batches:
+                results.append(self._insert_batch(conn, batch, stamp, recorded_at))
+            failpoint("append-before-commit")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback(conn)
+            raise translate_error(exc, self.path) from exc
+        except OSError as exc:
+            self._rollback(conn)
+            if exc.errno == errno.ENOSPC:
+                raise StoreFullError(f"the disk holding {self.path} is full; nothing was written") from exc
+            raise
+        except BaseException:
+            self._rollback(conn)
+            raise
+        return results
+
+    def _insert_batch(
+        self, conn: sqlite3.Connection, batch: AppendBatch, stamp: str, recorded_at: datetime
+    ) -> list[StoredEvent] | StoreError:
+        stream, events, expected_version = batch
+        if not events:
+            return []
+        conn.execute("SAVEPOINT batch")
+        try:
             current = conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
             ).fetchone()[0]
             if expected_version is not None and expected_version != current:
-                raise ConcurrencyError(stream, expected_version, current)
+                conn.execute("ROLLBACK TO batch")
+                return ConcurrencyError(stream, expected_version, current)
             rows = []
             for offset, event in enumerate(events, start=1):
                 data, meta = dump_data(event), dump_meta(event)
@@ -360,25 +404,15 @@ class SqliteEventStore(EventStore):
                         row_checksum(event.id, stream, version, event.type, event.schema_version, data, meta),
                     )
                 )
-            cursor = conn.executemany(_INSERT, rows)
-            del cursor
+            conn.executemany(_INSERT, rows)
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            failpoint("append-before-commit")
-            conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            self._rollback(conn)
-            raise self._integrity_error(exc, stream, events) from exc
-        except sqlite3.Error as exc:
-            self._rollback(conn)
-            raise translate_error(exc, self.path) from exc
-        except OSError as exc:
-            self._rollback(conn)
-            if exc.errno == errno.ENOSPC:
-                raise StoreFullError(f"the disk holding {self.path} is full; nothing was written") from exc
-            raise
-        except BaseException:
-            self._rollback(conn)
-            raise
+            conn.execute("ROLLBACK TO batch")
+            refused = self._integrity_error(exc, stream, events)
+            refused.__cause__ = exc
+            return refused
+        finally:
+            conn.execute("RELEASE batch")
         first = last - len(events) + 1
         return [
             StoredEvent(

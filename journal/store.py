@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from journal.errors import ConcurrencyError, DuplicateStepError, StoreError
 from journal.events import Event, Meta
 
 ENVELOPE_FIELDS = (
@@ -159,6 +160,14 @@ class StoredEvent:
             "data": event.data.model_dump(mode="json"),
             "meta": event.meta.model_dump(mode="json", exclude_none=True),
         }
+
+
+class AppendBatch(NamedTuple):
+    """One stream's batch for ``append_many``: all of it is written, or none."""
+
+    stream: str
+    events: Sequence[Event]
+    expected_version: int | None = None
 
 
 def validate_batch(stream: str, events: Sequence[Event]) -> None:
@@ -350,6 +359,21 @@ class EventStore(abc.ABC):
             position = page[-1].position
             if len(page) < page_size:
                 return
+
+    def append_many(self, batches: Sequence[AppendBatch]) -> list[list[StoredEvent] | StoreError]:
+        """Appends several batches, each atomically; returns each one's events or the error refusing it.
+
+        Backends that can (SQLite) make the whole group one durable commit; this default
+        appends them one by one. Errors that are not about one batch (the store is down,
+        the disk is full) are raised, not returned.
+        """
+        results: list[list[StoredEvent] | StoreError] = []
+        for batch in batches:
+            try:
+                results.append(self.append(batch.stream, batch.events, expected_version=batch.expected_version))
+            except (ConcurrencyError, DuplicateStepError) as refused:
+                results.append(refused)
+        return results
 
     def read_all_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[RawEvent]:
         """Returns a page like ``read_all`` as plain data (backends override it to go faster)."""

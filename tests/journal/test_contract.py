@@ -370,3 +370,83 @@ def test_store_is_usable_after_reopen(backend: Backend) -> None:
         assert [e.id for e in second.read_all()] == ids
     finally:
         second.close()
+
+
+def test_raw_read_equals_the_typed_read_converted(store: EventStore) -> None:
+    """read_all_raw returns exactly read_all's events as RawEvent, for every page boundary."""
+    from journal.store import RawEvent
+
+    for stream, event in samples.one_of_each():
+        store.append(stream, [event])
+    store.append(
+        "style:style-1",
+        [samples.room_failed("r1"), samples.image_failed(1), samples.room_failed("r2")],
+    )
+    typed = [RawEvent.from_stored(e) for e in store.read_all(limit=1000)]
+    assert store.read_all_raw(limit=1000) == typed
+    for after in range(len(typed) + 1):
+        for limit in (1, 2, 5):
+            page = store.read_all(after_position=after, limit=limit)
+            expected = [RawEvent.from_stored(e) for e in page]
+            assert store.read_all_raw(after_position=after, limit=limit) == expected
+
+
+def test_raw_read_of_an_old_schema_event_folds_like_the_typed_read(
+    backend: Backend, store: EventStore
+) -> None:
+    """An upcast event read raw folds into the same document as the same event read typed."""
+    from journal.store import RawEvent
+    from projector.fold import fold
+
+    v1 = {
+        "subcategory": "art-deco",
+        "name": "Art Deco",
+        "approach": "Geometric glamour",
+        "color": "#C9A227",
+        "content": {"poetic": "Gold on black.", "factual": "1920s Paris."},
+        "language": "en",
+    }
+    backend.inject_raw(store, _raw("style:art-deco", 1, "StyleCreated", 1, v1))
+    raw = store.read_all_raw()
+    assert raw[0].data["name"] == {"en": "Art Deco"}
+    assert fold(raw, None) == fold([RawEvent.from_stored(e) for e in store.read_all()], None)
+
+
+@pytest.mark.parametrize(
+    ("type_name", "schema_version", "error"),
+    [("StyleExploded", 1, UnknownEventTypeError), ("StyleCreated", 99, FutureSchemaError)],
+)
+def test_raw_read_refuses_what_the_typed_read_refuses(
+    backend: Backend, store: EventStore, type_name: str, schema_version: int, error: type[Exception]
+) -> None:
+    """read_all_raw refuses an unknown type or a future schema as read_all does, naming it."""
+    store.append("style:a", [samples.room_failed()])
+    data = samples.style_created("a").data.model_dump(mode="json")
+    backend.inject_raw(store, _raw("style:a", 2, type_name, schema_version, data))
+    with pytest.raises(error) as caught:
+        store.read_all_raw()
+    assert getattr(caught.value, "position", None) == 2
+    assert len(store.read_all_raw(limit=1)) == 1
+
+
+def test_append_many_refuses_one_batch_and_commits_the_others(store: EventStore) -> None:
+    """A group append reports a refused batch in its slot and commits every other batch."""
+    from journal.store import AppendBatch
+
+    store.append("style:a", [samples.image_generated(0)])
+    results = store.append_many(
+        [
+            AppendBatch("style:a", [samples.room_generated("r1")]),
+            AppendBatch("style:a", [samples.image_generated(0)]),
+            AppendBatch("style:b", [samples.room_failed("r1")], expected_version=5),
+            AppendBatch("style:b", [samples.style_created("b")], expected_version=0),
+        ]
+    )
+    assert isinstance(results[1], DuplicateStepError)
+    assert isinstance(results[2], ConcurrencyError)
+    committed = [r for r in results if isinstance(r, list)]
+    assert len(committed) == 2
+    assert [e.version for e in store.read_stream("style:a")] == [1, 2]
+    assert [e.type for e in store.read_stream("style:b")] == ["StyleCreated"]
+    positions = [e.position for e in store.iter_all()]
+    assert positions == sorted(positions) and len(set(positions)) == 3
