@@ -452,17 +452,26 @@ class Runner:
             failpoint("provider-after-response")
             event = await self._success_event(step, result, attempts)
             meta = event.meta
+            data = event.data
             try:
                 await self._append(step.stream, event)
-            except DuplicateStepError:
+            except DuplicateStepError as duplicate:
+                # Another writer recorded this step first (possible only around a lease
+                # takeover): its result is the one dependants must build on.
                 log.warning("step already recorded by another writer", stream=step.stream, step=step.key)
-            self._results[(step.stream, step.key)] = event.data
+                if duplicate.existing is not None:
+                    data = duplicate.existing.data
+            self._results[(step.stream, step.key)] = data
             self._counts["succeeded"] += 1
             self.reporter.step_saved(step, event)
             return True
         except StepFailed as failure:
             meta = self._meta(step, None, failure.log)
-            await self._append(step.stream, self._failure_event(step, failure.error, meta))
+            try:
+                await self._append(step.stream, self._failure_event(step, failure.error, meta))
+            except StoreError as exc:
+                self.request_stop("aborted", f"the journal failed: {exc}")
+                return False
             self._counts["failed"] += 1
             self.reporter.step_failed(step, failure.error, failure.log.attempts)
             return False
@@ -478,6 +487,11 @@ class Runner:
             return False
         except StoreError as exc:
             self.request_stop("aborted", f"the journal failed: {exc}")
+            return False
+        except OSError as exc:
+            # An image could not be saved (an I/O error, not a full disk): nothing of this
+            # step reached the journal, so it stays pending; stop rather than fail every step.
+            self.request_stop("aborted", f"could not save an image: {exc.strerror or exc}")
             return False
         finally:
             if self.budget is not None:
