@@ -320,7 +320,7 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
     name = index.names.get(document["slug"])
     return {
         "slug": document["slug"],
-        "subcategory": name if name is not None else document["subcategory"],
+        "subcategory": name if name is not None else document["slug"],
         "inPlan": name is not None,
         "name": document["name"],
         "approach": document["approach"],

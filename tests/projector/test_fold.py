@@ -149,3 +149,12 @@ def test_without_a_plan_nothing_is_called_complete() -> None:
 def test_plan_spec_is_part_of_run_started() -> None:
     """The fold reads its room count from a PlanSpec (guard against drift of the sample)."""
     assert isinstance(samples.run_started().data.plan, PlanSpec)
+
+
+def test_refinalizing_a_style_the_plan_dropped_equals_a_fresh_fold() -> None:
+    """A stored document re-finalized under a plan without its style matches what a rebuild gives."""
+    events = stored([samples.style_created("style-1")], stream="style:style-1")
+    with_it = fold(events, samples.small_plan(styles=2))["style-1"]
+    without = samples.small_plan(styles=1)
+    assert with_it["subcategory"] == "Style 1"
+    assert finalize(with_it, without) == fold(events, without)["style-1"]
