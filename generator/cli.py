@@ -406,3 +406,5 @@ def main() -> None:
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
+
+from generator import audit_cli  # noqa: E402,F401 - registers status/history/costs/verify

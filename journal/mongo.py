@@ -105,7 +105,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bson.errors import BSONError
@@ -137,12 +137,14 @@ from journal.errors import (
     StoreFullError,
     StoreUnavailableError,
 )
-from journal.events import SUCCESS_TYPES, Event, decode_event
+from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw
 from journal.failpoints import failpoint
 from journal.store import (
     EventStore,
     LeaseHolder,
+    RawEvent,
     StoredEvent,
+    format_time,
     parse_time,
     utcnow,
     validate_batch,
@@ -150,6 +152,8 @@ from journal.store import (
 
 Doc = dict[str, Any]
 Clock = Callable[[], datetime]
+#: what a read along positions yields per event: ``StoredEvent`` or ``RawEvent``
+E = TypeVar("E", StoredEvent, RawEvent)
 
 SCHEMA_VERSION = 1
 MARKER_ID = "genjournal"
@@ -308,10 +312,10 @@ class Block:
 
 
 @dataclass
-class _Scan:
+class _Scan(Generic[E]):
     """What a walk along positions found: events, and how far the journal is whole."""
 
-    events: list[StoredEvent]
+    events: list[E]
     covered: int
     last_event: int
 
@@ -930,9 +934,19 @@ class MongoEventStore(EventStore):
                 return first
         return None
 
-    def _scan(self, after_position: int, *, limit: int | None, decode: bool) -> _Scan:
-        """Walks commits after a position in order, stopping at a live hole, plugging dead ones."""
-        events: list[StoredEvent] = []
+    def _scan(
+        self,
+        after_position: int,
+        *,
+        limit: int | None,
+        decode: Callable[[Mapping[str, Any], int], list[E]] | None,
+    ) -> _Scan[E]:
+        """Walks commits after a position in order, stopping at a live hole, plugging dead ones.
+
+        ``decode(doc, after_position)`` turns a commit into events (typed or raw); without
+        it the walk only measures how far the journal is whole.
+        """
+        events: list[E] = []
         expected = after_position + 1
         last_event = 0
         refused: set[int] = set()
@@ -940,7 +954,7 @@ class MongoEventStore(EventStore):
             with self._calling():
                 straddling = self._straddling(after_position)
             if straddling is not None:
-                events += self._decode_doc(straddling, min_position=after_position)
+                events += decode(straddling, after_position)
                 expected = straddling["position"] + straddling["count"]
                 last_event = expected - 1
         projection = None if decode else {"position": 1, "count": 1, "hole": 1, "recorded_at": 1}
@@ -975,7 +989,7 @@ class MongoEventStore(EventStore):
                     continue  # a tombstone inside a range already covered
                 if not doc.get("hole"):
                     if decode:
-                        events += self._decode_doc(doc, min_position=after_position)
+                        events += decode(doc, after_position)
                     last_event = end
                 expected = end + 1
                 if limit is not None and len(events) >= limit:
@@ -991,13 +1005,99 @@ class MongoEventStore(EventStore):
         """Returns a page of events after a position, never past a hole a late commit may fill."""
         if limit <= 0:
             return []
-        return self._scan(after_position, limit=limit, decode=True).events
+        return self._scan(after_position, limit=limit, decode=self._decode_after).events
+
+    def _decode_after(self, doc: Mapping[str, Any], after_position: int) -> list[StoredEvent]:
+        return self._decode_doc(doc, min_position=after_position)
+
+    def read_all_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[RawEvent]:
+        """Returns a page like ``read_all`` as plain data, straight from the commit documents."""
+        if limit <= 0:
+            return []
+        return self._scan(after_position, limit=limit, decode=self._raw_doc).events
+
+    def _raw_doc(self, doc: Mapping[str, Any], after_position: int) -> list[RawEvent]:
+        """Rebuilds one commit's events after a position as ``RawEvent`` (tombstones have none).
+
+        The fold's hot path: payloads are BSON sub-documents already, so an event of the
+        current schema is taken as stored; anything else goes through ``decode_raw``, which
+        refuses unknown types and future schemas and upcasts old ones, as ``read_all`` does.
+        """
+        if doc.get("hole"):
+            return []
+        position, version, count = doc.get("position"), doc.get("version"), doc.get("count")
+        items, stream = doc.get("events"), doc.get("stream")
+        if not isinstance(position, int):
+            raise CorruptEventError(f"a commit in {self._where} has no valid position")
+        if (
+            not isinstance(version, int)
+            or not isinstance(items, list)
+            or not isinstance(count, int)
+            or count != len(items)
+            or not isinstance(stream, str)
+        ):
+            raise CorruptEventError(
+                f"the commit at position {position} is malformed", position=position
+            )
+        moment = _as_utc(doc.get("recorded_at"))
+        if moment is None:
+            raise CorruptEventError(
+                f"the commit at position {position} has no valid recorded_at", position=position
+            )
+        # The same fixed-width text the typed path's envelope carries: the fold copies it
+        # into documents, which must be byte-identical across backends.
+        recorded_at = format_time(moment)
+        current = CURRENT_SCHEMA
+        found: list[RawEvent] = []
+        for offset in range(max(0, after_position - position + 1), len(items)):
+            item = items[offset]
+            here = position + offset
+            if not isinstance(item, dict):
+                raise CorruptEventError(
+                    f"event at position {here} is not a document", position=here
+                )
+            type_name, schema_version = item.get("type"), item.get("schema_version")
+            if not isinstance(type_name, str) or not isinstance(schema_version, int):
+                raise CorruptEventError(
+                    f"event at position {here} has no valid type or schema_version", position=here
+                )
+            data, meta = item.get("data"), item.get("meta", {})
+            if not (
+                current.get(type_name) == schema_version
+                and isinstance(data, dict)
+                and isinstance(meta, dict)
+            ):
+                if not isinstance(data, dict | str) or not isinstance(meta, dict | str):
+                    raise CorruptEventError(
+                        f"event at position {here} has no valid data or meta", position=here
+                    )
+                data, meta = decode_raw(
+                    position=here,
+                    type_name=type_name,
+                    schema_version=schema_version,
+                    data=data,
+                    meta=meta,
+                )
+            found.append(
+                RawEvent(
+                    here,
+                    stream,
+                    version + offset,
+                    type_name,
+                    recorded_at,
+                    item.get("run_id"),
+                    item.get("step"),
+                    data,
+                    meta,
+                )
+            )
+        return found
 
     def last_position(self) -> int:
         """Returns the newest position ``read_all`` can reach (0 when empty)."""
         with self._frontier_lock:
             covered, last_event = self._covered, self._last_event
-        scan = self._scan(covered, limit=None, decode=False)
+        scan: _Scan[StoredEvent] = self._scan(covered, limit=None, decode=None)
         with self._frontier_lock:
             if scan.covered > self._covered:
                 self._covered = scan.covered

@@ -8,6 +8,10 @@ same cut of the journal (``position <= checkpoint``, fixed before they start), s
 result equals a sequential fold up to the checkpoint; the projector then catches up with
 whatever was appended meanwhile.
 
+Each worker also folds its styles' audit facts (``projector.facts``) alongside the
+documents and writes them in the same transactions; the run streams (few events: run
+starts, ends and started calls) are folded by the parent while the workers run.
+
 Workers write into the rebuild's own uniquely named tables and check before every write
 that the process which started them is still alive: a worker orphaned by a killed
 rebuild stops at its next batch and can only ever touch abandoned tables.
@@ -29,10 +33,21 @@ if TYPE_CHECKING:
 
 from journal.events import PlanSpec
 from journal.sqlite import SqliteEventStore
+from projector.facts import (
+    RUN_PREFIX,
+    RunFacts,
+    StyleFacts,
+    apply_run_facts,
+    apply_style_facts,
+    new_run_facts,
+    new_style_facts,
+)
 from projector.fold import STYLE_PREFIX, Document, apply, finalize
 from projector.sqlite import write_documents
+from projector.store import FactsUpdate
 
 STYLE_STOP = STYLE_PREFIX[:-1] + chr(ord(STYLE_PREFIX[-1]) + 1)  # "style;" sorts right after "style:…"
+RUN_STOP = RUN_PREFIX[:-1] + chr(ord(RUN_PREFIX[-1]) + 1)
 PAGE = 5000
 BATCH = 200
 
@@ -65,11 +80,30 @@ def partitions(store: SqliteEventStore, *, max_position: int, parts: int) -> lis
     return out
 
 
+def fold_runs(store: SqliteEventStore, *, max_position: int) -> dict[str, RunFacts]:
+    """Folds every run stream up to ``max_position`` into run facts keyed by run id."""
+    runs: dict[str, RunFacts] = {}
+    after: tuple[str, int] | None = None
+    while True:
+        page = store.read_streams_raw(
+            start=RUN_PREFIX, stop=RUN_STOP, after=after, max_position=max_position, limit=PAGE
+        )
+        if not page:
+            return runs
+        for event in page:
+            run_id = event.stream[len(RUN_PREFIX) :]
+            run = runs.get(run_id)
+            if run is None:
+                run = runs[run_id] = new_run_facts(run_id)
+            apply_run_facts(run, event)
+        after = (page[-1].stream, page[-1].version)
+
+
 def fold_partition(
-    path: str, table: str, start: str, stop: str, max_position: int, plan_json: str | None,
+    path: str, suffix: str, start: str, stop: str, max_position: int, plan_json: str | None,
     parent: int, progress: object | None = None,
 ) -> tuple[int, int]:
-    """Folds one range of style streams into ``table``; returns (events, documents)."""
+    """Folds a range of style streams into the ``*<suffix>`` tables; returns (events, documents)."""
     gc.disable()  # documents are acyclic trees; see Projector.rebuild
     store = SqliteEventStore(Path(path), create=False)
     conn = sqlite3.connect(path, isolation_level=None, timeout=60)
@@ -78,14 +112,20 @@ def fold_partition(
     plan = PlanSpec.model_validate_json(plan_json) if plan_json else None
     events = documents = 0
     batch: dict[str, Document] = {}
+    batch_facts: dict[str, StyleFacts] = {}
     doc: Document | None = None
+    facts: StyleFacts | None = None
     after: tuple[str, int] | None = None
 
     def flush() -> None:
         if os.getppid() != parent:
             raise SystemExit("the rebuild that started this worker is gone")
-        write_documents(conn, table, batch, Path(path))
+        # Each style is written once into fresh tables: no old fact rows to delete.
+        write_documents(
+            conn, suffix, batch, Path(path), FactsUpdate(styles=batch_facts), replace_facts=False
+        )
         batch.clear()
+        batch_facts.clear()
 
     try:
         while True:
@@ -95,9 +135,14 @@ def fold_partition(
             for event in page:
                 if doc is not None and doc["slug"] != event.stream[len(STYLE_PREFIX):]:
                     batch[doc["slug"]] = finalize(doc, plan)
+                    assert facts is not None
+                    batch_facts[doc["slug"]] = facts
                     documents += 1
-                    doc = None
+                    doc = facts = None
                 doc = apply(doc, event)
+                if facts is None:
+                    facts = new_style_facts(doc["slug"])
+                apply_style_facts(facts, event)
             events += len(page)
             after = (page[-1].stream, page[-1].version)
             if progress is not None:
@@ -107,6 +152,8 @@ def fold_partition(
                 flush()
         if doc is not None:
             batch[doc["slug"]] = finalize(doc, plan)
+            assert facts is not None
+            batch_facts[doc["slug"]] = facts
             documents += 1
         flush()
     finally:
@@ -124,14 +171,19 @@ def _worker(args: tuple[object, ...], results: Queue[tuple[str, object]]) -> Non
 
 def run_partitions(
     path: Path,
-    table: str,
+    suffix: str,
     parts: list[Partition],
     *,
     max_position: int,
     plan: PlanSpec | None,
     progress: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[int, int]:
-    """Folds every partition in its own process; returns total (events, documents)."""
+    """Folds every partition in its own process; returns total (events, documents).
+
+    ``meanwhile`` runs in this process once the workers have started (the parent would
+    otherwise only wait); if it raises, the workers are stopped.
+    """
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("q", 0)
     results = ctx.Queue()
@@ -139,7 +191,7 @@ def run_partitions(
     procs = [
         ctx.Process(
             target=_worker,
-            args=((str(path), table, p.start, p.stop, max_position, plan_json, os.getpid(), counter), results),
+            args=((str(path), suffix, p.start, p.stop, max_position, plan_json, os.getpid(), counter), results),
             daemon=True,
         )
         for p in parts
@@ -148,6 +200,8 @@ def run_partitions(
         proc.start()
     outcomes: list[tuple[str, object]] = []
     try:
+        if meanwhile is not None:
+            meanwhile()
         while len(outcomes) < len(procs):
             try:
                 outcomes.append(results.get(timeout=0.2))

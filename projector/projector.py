@@ -1,8 +1,8 @@
 """Projector: keeps the style documents caught up with the journal, and rebuilds them.
 
 ``catch_up`` reads the journal from the view store's checkpoint in pages, folds each
-page (``projector.fold``) and commits the touched documents together with the new
-checkpoint — conditionally, so a concurrent projector that got there first makes this
+page (``projector.fold``, and the audit facts of ``projector.facts``) and commits the
+touched documents and facts together with the new checkpoint — conditionally, so a concurrent projector that got there first makes this
 one re-read instead of writing stale documents. It relies on the store's ``read_all``
 promise that a reader remembering the last position it saw never misses a late commit.
 
@@ -26,8 +26,17 @@ from journal.errors import CorruptEventError
 from journal.events import PlanSpec
 from journal.failpoints import failpoint
 from journal.store import EventStore, RawEvent
+from projector.facts import (
+    RunFacts,
+    StyleFacts,
+    apply_run_facts,
+    apply_style_facts,
+    new_run_facts,
+    new_style_facts,
+    run_id_of,
+)
 from projector.fold import Document, apply, finalize, slug_of
-from projector.store import RebuildTarget, ViewState, ViewStore
+from projector.store import FactsUpdate, RebuildTarget, ViewState, ViewStore
 
 if TYPE_CHECKING:
     from journal.sqlite import SqliteEventStore
@@ -92,30 +101,49 @@ class Projector:
             pages += 1
             plan = state.plan
             slugs = {slug for slug in (slug_of(e.stream) for e in page) if slug is not None}
+            run_ids = {run for run in (run_id_of(e.stream) for e in page) if run is not None}
             loaded = self.views.get(slugs)
+            loaded_facts = self.views.get_style_facts(slugs) if slugs else {}
+            runs = self.views.get_runs(run_ids) if run_ids else {}
             touched: dict[str, Document] = {}
+            touched_facts: dict[str, StyleFacts] = {}
+            touched_runs: dict[str, RunFacts] = {}
             plan_changed = False
             for event in page:
-                if event.type == "RunStarted":
-                    new_plan = plan_of(event)
-                    if plan is None or new_plan != plan:
-                        plan = new_plan
-                        plan_changed = True
-                    continue
                 slug = slug_of(event.stream)
                 if slug is None:
+                    run_id = run_id_of(event.stream)
+                    if run_id is not None:
+                        run = runs.get(run_id) or new_run_facts(run_id)
+                        version = run["version"]
+                        runs[run_id] = apply_run_facts(run, event)
+                        if run["version"] != version:
+                            touched_runs[run_id] = run
+                    if event.type == "RunStarted":
+                        new_plan = plan_of(event)
+                        if plan is None or new_plan != plan:
+                            plan = new_plan
+                            plan_changed = True
                     continue
                 doc = touched.get(slug) or loaded.get(slug)
                 version = doc["version"] if doc is not None else 0
                 doc = apply(doc, event)
                 if doc["version"] != version:
                     touched[slug] = doc
+                facts = touched_facts.get(slug) or loaded_facts.get(slug) or new_style_facts(slug)
+                version = facts["version"]
+                if apply_style_facts(facts, event)["version"] != version:
+                    touched_facts[slug] = facts
             if plan_changed:
                 for doc in self.views.iter_documents():
                     touched.setdefault(doc["slug"], doc)
             finalized = {slug: finalize(doc, plan) for slug, doc in touched.items()}
             new_state = ViewState(checkpoint=page[-1].position, plan=plan, extras=state.extras)
-            if self.views.commit(finalized, expected=state.checkpoint, state=new_state):
+            facts_update = FactsUpdate(styles=touched_facts, runs=touched_runs)
+            committed = self.views.commit(
+                finalized, expected=state.checkpoint, state=new_state, facts=facts_update
+            )
+            if committed:
                 applied += len(page)
                 state = new_state
             else:
@@ -184,8 +212,20 @@ class Projector:
         plan = starts[-1].data.plan if starts else None
         parts = partitions(events, max_position=checkpoint, parts=workers)
         report = None if progress is None else (lambda done: progress(done, checkpoint))
+
+        def fold_run_streams() -> None:
+            from projector.parallel import fold_runs
+
+            target.write({}, FactsUpdate(runs=fold_runs(events, max_position=checkpoint)))
+
         _, documents = run_partitions(
-            target.path, target.styles_table, parts, max_position=checkpoint, plan=plan, progress=report
+            target.path,
+            target.suffix,
+            parts,
+            max_position=checkpoint,
+            plan=plan,
+            progress=report,
+            meanwhile=fold_run_streams,
         )
         target.swap_in(ViewState(checkpoint=checkpoint, plan=plan))
         failpoint("rebuild-after-swap")
@@ -223,6 +263,10 @@ class _Rebuild:
         self.target = target
         self.cache_size = cache_size
         self.cache: OrderedDict[str, Document] = OrderedDict()
+        #: each cached document's facts (same keys as ``cache``)
+        self.facts: dict[str, StyleFacts] = {}
+        #: every run's facts (runs are few; written once, at the end)
+        self.runs: dict[str, RunFacts] = {}
         self.plan: PlanSpec | None = None
         self.stale = False  # some document was written under a plan that later changed
         self.written = False
@@ -231,39 +275,51 @@ class _Rebuild:
     def fold(self, page: list[RawEvent]) -> None:
         """Folds one page of events, evicting the least recently used documents when full."""
         cache = self.cache
+        facts = self.facts
         for event in page:
-            if event.type == "RunStarted":
-                plan = plan_of(event)
-                if plan != self.plan:
-                    self.stale = self.stale or self.written
-                    self.plan = plan
-                continue
             slug = slug_of(event.stream)
             if slug is None:
+                run_id = run_id_of(event.stream)
+                if run_id is not None:
+                    run = self.runs.get(run_id)
+                    if run is None:
+                        run = self.runs[run_id] = new_run_facts(run_id)
+                    apply_run_facts(run, event)
+                if event.type == "RunStarted":
+                    plan = plan_of(event)
+                    if plan != self.plan:
+                        self.stale = self.stale or self.written
+                        self.plan = plan
                 continue
             doc = cache.get(slug)
             if doc is None:
                 doc = self.target.load([slug]).get(slug)
+                facts[slug] = self.target.load_facts([slug]).get(slug) or new_style_facts(slug)
             else:
                 cache.move_to_end(slug)
             cache[slug] = apply(doc, event)
+            apply_style_facts(facts[slug], event)
         if len(cache) > self.cache_size:
             evicted: dict[str, Document] = {}
             while len(cache) > self.cache_size // 2:
                 slug, doc = cache.popitem(last=False)
                 evicted[slug] = finalize(doc, self.plan)
-            self._write(evicted)
+            self._write(evicted, FactsUpdate(styles={slug: facts.pop(slug) for slug in evicted}))
 
-    def _write(self, documents: dict[str, Document]) -> None:
-        if documents:
-            self.target.write(documents)
+    def _write(self, documents: dict[str, Document], facts: FactsUpdate | None = None) -> None:
+        if documents or facts:
+            self.target.write(documents, facts)
             self.written = True
             self.slugs.update(documents)
 
     def finish(self) -> int:
-        """Writes what is cached, re-finalizes if the plan changed; returns the document count."""
-        self._write({slug: finalize(doc, self.plan) for slug, doc in self.cache.items()})
+        """Writes the cache and run facts, re-finalizes if the plan changed; returns the documents."""
+        self._write(
+            {slug: finalize(doc, self.plan) for slug, doc in self.cache.items()},
+            FactsUpdate(styles=self.facts, runs=self.runs),
+        )
         self.cache.clear()
+        self.facts = {}
         if self.stale:
             batch: dict[str, Document] = {}
             for doc in self.target.iter_documents():

@@ -9,18 +9,20 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journal.events import Event, PlanSpec, RunStarted
+from journal.events import Event, Meta, PlanSpec, RunStarted, StepStarted, StepStartedData
 from journal.store import EventStore
 from projector.export import export_bytes
+from projector.facts import fold_facts
 from projector.fold import fold
 from projector.projector import Projector
+from projector.store import ViewStore
 from projector.views import open_views
 from tests import samples
 from tests.journal.backends import Backend, make_backend
 
 STYLES = ["style-0", "style-1", "style-2"]
 ROOMS = ["room-0", "room-1", "room-2"]
-PROJECTION_BACKENDS = ("sqlite",)
+PROJECTION_BACKENDS = ("sqlite", "mongomock")
 
 
 def plan_with(rooms: int) -> PlanSpec:
@@ -29,17 +31,43 @@ def plan_with(rooms: int) -> PlanSpec:
 
 
 @st.composite
+def metas(draw: st.DrawFn, image: bool) -> Meta:
+    """Draws what a call recorded: model, usage (or none), image size and quality."""
+    metered = draw(st.booleans())
+    return Meta(
+        model=draw(st.sampled_from(["m-image", "m-image-b"] if image else ["m-text", "m-text-b"])),
+        input_tokens=draw(st.integers(0, 900)) if metered else None,
+        output_tokens=draw(st.integers(0, 900)) if metered else None,
+        images=draw(st.integers(0, 2)) if image else None,
+        image_size=draw(st.sampled_from([None, "1024x1024", "1536x1024"])) if image else None,
+        image_quality=draw(st.sampled_from([None, "low", "high"])) if image else None,
+        attempts=draw(st.integers(1, 4)),
+    )
+
+
+@st.composite
 def journals(draw: st.DrawFn) -> list[tuple[str, Event]]:
-    """Draws a valid journal: plans, content, rooms, images, failures, in any interleaving."""
+    """Draws a valid journal: plans, runs, started calls, steps, failures, varied usage."""
     out: list[tuple[str, Event]] = [("run:r0", samples.run_started(plan_with(draw(st.integers(0, 3))), run_id="r0"))]
     succeeded: set[tuple[str, str]] = set()
     for _ in range(draw(st.integers(0, 40))):
         slug = draw(st.sampled_from(STYLES))
         stream = f"style:{slug}"
-        kind = draw(st.sampled_from(["content", "room", "image", "room_image", "plan"]))
+        kinds = ["content", "room", "image", "room_image", "plan", "step", "finish"]
+        kind = draw(st.sampled_from(kinds))
+        run = draw(st.sampled_from(["r0", "r1"]))
         ok = draw(st.booleans())
         if kind == "plan":
             out.append(("run:r1", samples.run_started(plan_with(draw(st.integers(0, 3))), run_id="r1")))
+            continue
+        if kind == "step":
+            call = draw(st.sampled_from(["text", "image"]))
+            data = StepStartedData(stream=stream, step="content", kind=call)
+            out.append((f"run:{run}", StepStarted(run_id=run, data=data)))
+            continue
+        if kind == "finish":
+            outcome = draw(st.sampled_from(["completed", "budget"]))
+            out.append((f"run:{run}", samples.run_finished(outcome, run_id=run)))
             continue
         has_content = (stream, "content") in succeeded
         if kind == "content" or not has_content:
@@ -68,8 +96,18 @@ def journals(draw: st.DrawFn) -> list[tuple[str, Event]]:
         if event.is_success:
             assert event.step is not None
             succeeded.add((stream, event.step))
+        meta = draw(metas(event.type.startswith("Image")))
+        event = event.model_copy(update={"run_id": run, "meta": meta})
         out.append((stream, event))
     return out
+
+
+def _facts(views: ViewStore) -> tuple[dict[str, object], dict[str, object]]:
+    """Returns the stored audit facts: style facts by slug, run facts by run id."""
+    return (
+        {facts["slug"]: facts for facts in views.iter_style_facts()},
+        {run["run_id"]: run for run in views.runs()},
+    )
 
 
 def _docs(projector: Projector) -> list[dict[str, object]]:
@@ -81,7 +119,7 @@ def _docs(projector: Projector) -> list[dict[str, object]]:
 def test_incremental_equals_all_at_once_equals_rebuild_equals_export(
     journal: list[tuple[str, Event]], chunks: list[int], page: int
 ) -> None:
-    """For random journals, catching up in random chunks == folding at once == rebuild == export."""
+    """Random journals: catching up in random chunks == folding at once == rebuild == export (+ facts)."""
     for backend_name in PROJECTION_BACKENDS:
         with tempfile.TemporaryDirectory() as tmp:
             backend = make_backend(backend_name, Path(tmp))
@@ -103,9 +141,12 @@ def test_incremental_equals_all_at_once_equals_rebuild_equals_export(
                 plans = [e.event.data.plan for e in everything if isinstance(e.event, RunStarted)]
                 at_once = list(fold(everything, plans[-1]).values())
                 assert incremental == at_once
+                facts_at_once = fold_facts(store.read_all_raw(limit=10_000))
+                assert _facts(views) == facts_at_once
                 exported = export_bytes(incremental)
                 projector.rebuild()
                 assert _docs(projector) == at_once
+                assert _facts(views) == facts_at_once
                 assert export_bytes(_docs(projector)) == exported
                 assert json.loads(exported) == at_once
             finally:
@@ -190,7 +231,7 @@ def test_plan_change_refinalizes_every_document(backend: Backend, store: EventSt
 
 
 def test_parallel_rebuild_equals_sequential_rebuild(tmp_path: Path) -> None:
-    """Folding style-stream ranges in worker processes gives exactly the sequential rebuild's documents."""
+    """Style-stream ranges folded in worker processes give the sequential rebuild's documents and facts."""
     backend = make_backend("sqlite", tmp_path)
     store = backend.open()
     views = open_views(store)
@@ -203,12 +244,17 @@ def test_parallel_rebuild_equals_sequential_rebuild(tmp_path: Path) -> None:
                 store.append(stream, [samples.room_generated(room)])
                 store.append(stream, [samples.image_failed(1, room=room)])
         store.append("run:b", [samples.run_started(samples.small_plan(styles=9, rooms=2), run_id="b")])
+        store.append("run:b", [samples.step_started("style:style-1", "room:room-1", run_id="b")])
+        store.append("run:b", [samples.run_finished("completed", run_id="b")])
         projector = Projector(store, views)
         projector.rebuild(workers=1)
         sequential = export_bytes(projector.documents())
+        sequential_facts = _facts(views)
+        assert sequential_facts == fold_facts(store.read_all_raw(limit=10_000))
         stats = projector.rebuild(workers=3)
         assert stats.documents == 9
         assert export_bytes(projector.documents()) == sequential
+        assert _facts(views) == sequential_facts
         assert views.debris() == []  # type: ignore[attr-defined]
     finally:
         views.close()
