@@ -406,5 +406,7 @@ def main() -> None:
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
+from generator.web import cli as _web_cli  # noqa: E402,F401 - registers serve
+
 
 from generator import audit_cli  # noqa: E402,F401 - registers status/history/costs/verify
