@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -21,7 +22,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """Redacts secrets from every string in a log event (structlog processor)."""
     return {key: _redact(value) for key, value in event_dict.items()}
 

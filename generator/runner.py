@@ -25,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,6 +86,8 @@ T = TypeVar("T")
 
 CODE_VERSION = "0.1.0"
 PROJECTION_INTERVAL_S = 0.25
+#: results journaled concurrently while the call slots move on (they take milliseconds)
+PERSIST_BACKLOG = 16
 HEARTBEAT_INTERVAL_S = 10.0
 
 
@@ -170,7 +172,9 @@ class Runner:
         self.stop_exit_code: int | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genjournal-writer")
         self._group = GroupWriter(store)
-        self._io = ThreadPoolExecutor(max_workers=max(2, options.concurrency), thread_name_prefix="genjournal-io")
+        self._io = ThreadPoolExecutor(
+            max_workers=options.concurrency + PERSIST_BACKLOG, thread_name_prefix="genjournal-io"
+        )
         self._projection_dirty = False
         self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
         self._results: dict[tuple[str, str], Any] = {}
@@ -363,6 +367,22 @@ class Runner:
                     self._counts["blocked"] += 1
                     stack.extend(waiting.pop((child.stream, child.key), []))
 
+        persisting: set[asyncio.Task[None]] = set()  # results being journaled
+
+        async def settle(step: Step, ok: bool) -> None:
+            nonlocal in_flight
+            async with wake:
+                in_flight -= 1
+                release(step, ok)
+                wake.notify_all()
+
+        async def persist_then_settle(step: Step, persist: Coroutine[Any, Any, bool]) -> None:
+            ok = False
+            try:
+                ok = await persist
+            finally:
+                await settle(step, ok)
+
         async def worker() -> None:
             nonlocal in_flight
             while True:
@@ -374,18 +394,27 @@ class Runner:
                         return
                     step = heapq.heappop(ready)
                     in_flight += 1
-                ok = False
                 try:
-                    ok = await self._run_step(step)
-                finally:
-                    async with wake:
-                        in_flight -= 1
-                        release(step, ok)
-                        wake.notify_all()
+                    outcome = await self._run_step(step)
+                except BaseException:
+                    await settle(step, False)
+                    raise
+                if isinstance(outcome, bool):
+                    await settle(step, outcome)
+                    continue
+                # The provider answered: journaling the result no longer needs this call
+                # slot. It runs as its own task (never cancelled, so a paid result is not
+                # dropped by a stop), and the slot takes the next call. Dependants are
+                # released only once the result is durable.
+                task: asyncio.Task[None] = asyncio.create_task(persist_then_settle(step, outcome))
+                persisting.add(task)
+                task.add_done_callback(persisting.discard)
+                while len(persisting) > PERSIST_BACKLOG:
+                    await asyncio.wait(set(persisting), return_when=asyncio.FIRST_COMPLETED)
 
         workers = [asyncio.create_task(worker(), name=f"worker-{i}") for i in range(self.options.concurrency)]
-        stop_wait = asyncio.create_task(self.stop.wait())
-        all_done = asyncio.gather(*workers, return_exceptions=True)
+        stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
+        all_done: asyncio.Future[list[Any]] = asyncio.gather(*workers, return_exceptions=True)
         await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
         if self.stop.is_set() and not all_done.done():
             async with wake:
@@ -396,6 +425,8 @@ class Runner:
                     task.cancel()
         results = await all_done
         stop_wait.cancel()
+        while persisting:
+            await asyncio.gather(*persisting, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
@@ -427,7 +458,8 @@ class Runner:
 
     # --- one step --------------------------------------------------------------------
 
-    async def _run_step(self, step: Step) -> bool:
+    async def _run_step(self, step: Step) -> bool | Coroutine[Any, Any, bool]:
+        """Calls the provider for a step; returns how it settled, or the coroutine journaling its result."""
         if self.budget is not None and not self.budget.admit(step):
             self.request_stop("budget", "the budget would be exceeded by the next call")
             return False
@@ -449,6 +481,42 @@ class Runner:
                 limiter=self.limiters[step.call_kind],
                 stop=self.stop,
             )
+        except StepFailed as failure:
+            meta = self._meta(step, None, failure.log)
+            try:
+                await self._append(step.stream, self._failure_event(step, failure.error, meta))
+            except StoreError as exc:
+                self.request_stop("aborted", f"the journal failed: {exc}")
+                return self._settled(step, meta, False)
+            self._counts["failed"] += 1
+            self.reporter.step_failed(step, failure.error, failure.log.attempts)
+            return self._settled(step, meta, False)
+        except FatalProviderError as fatal:
+            self.request_stop(
+                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2
+            )
+            return self._settled(step, None, False)
+        except Stopped:
+            return self._settled(step, None, False)
+        except StoreError as exc:
+            self.request_stop("aborted", f"the journal failed: {exc}")
+            return self._settled(step, None, False)
+        except BaseException:
+            self._settled(step, None, False)
+            raise
+        return self._persist(step, result, attempts)
+
+    def _settled(self, step: Step, meta: Meta | None, ok: bool) -> bool:
+        if self.budget is not None:
+            self.budget.settle(step, meta)
+        return ok
+
+    async def _persist(
+        self, step: Step, result: StyleResult | RoomResult | ImageResult, attempts: AttemptLog
+    ) -> bool:
+        """Journals a step's result: image bytes first (durable), then its success event."""
+        meta: Meta | None = None
+        try:
             failpoint("provider-after-response")
             event = await self._success_event(step, result, attempts)
             meta = event.meta
@@ -464,38 +532,19 @@ class Runner:
             self._results[(step.stream, step.key)] = data
             self._counts["succeeded"] += 1
             self.reporter.step_saved(step, event)
-            return True
-        except StepFailed as failure:
-            meta = self._meta(step, None, failure.log)
-            try:
-                await self._append(step.stream, self._failure_event(step, failure.error, meta))
-            except StoreError as exc:
-                self.request_stop("aborted", f"the journal failed: {exc}")
-                return False
-            self._counts["failed"] += 1
-            self.reporter.step_failed(step, failure.error, failure.log.attempts)
-            return False
-        except FatalProviderError as fatal:
-            self.request_stop(
-                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2
-            )
-            return False
-        except Stopped:
-            return False
+            return self._settled(step, meta, True)
         except StoreFullError as exc:
             self.request_stop("aborted", str(exc))
-            return False
         except StoreError as exc:
             self.request_stop("aborted", f"the journal failed: {exc}")
-            return False
         except OSError as exc:
             # An image could not be saved (an I/O error, not a full disk): nothing of this
             # step reached the journal, so it stays pending; stop rather than fail every step.
             self.request_stop("aborted", f"could not save an image: {exc.strerror or exc}")
-            return False
-        finally:
-            if self.budget is not None:
-                self.budget.settle(step, meta)
+        except BaseException:
+            self._settled(step, meta, False)
+            raise
+        return self._settled(step, meta, False)
 
     async def _call(self, step: Step) -> StyleResult | RoomResult | ImageResult:
         sub = step.subcategory
