@@ -88,6 +88,8 @@ CODE_VERSION = "0.1.0"
 PROJECTION_INTERVAL_S = 0.25
 #: results journaled concurrently while the call slots move on (they take milliseconds)
 PERSIST_BACKLOG = 16
+#: threads writing image files; fsyncs overlap well up to a few, more only fight over the GIL
+IO_THREADS = 4
 HEARTBEAT_INTERVAL_S = 10.0
 
 
@@ -173,7 +175,7 @@ class Runner:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genjournal-writer")
         self._group = GroupWriter(store)
         self._io = ThreadPoolExecutor(
-            max_workers=options.concurrency + PERSIST_BACKLOG, thread_name_prefix="genjournal-io"
+            max_workers=IO_THREADS, thread_name_prefix="genjournal-io"
         )
         self._projection_dirty = False
         self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
