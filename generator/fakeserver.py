@@ -153,6 +153,9 @@ class LedgerEntry:
     params: tuple[str, ...] = ()
     #: the prompt text (chat messages joined, or the image prompt)
     prompt: str = ""
+    #: wall-clock time the request arrived (``time`` is when it was answered), so a test
+    #: can tell which of several client processes sent it even if the sender died waiting
+    arrived: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the entry as a JSON-ready dict."""
@@ -602,6 +605,7 @@ class _Request:
     usage_in: int | None = None
     usage_out: int | None = None
     images: int | None = None
+    arrived: float = field(default_factory=time.time)
 
 
 class FakeOpenAI:
@@ -828,6 +832,7 @@ class FakeOpenAI:
                     request_id=req.request_id if req else None,
                     params=req.params if req else (),
                     prompt=req.prompt if req else "",
+                    arrived=req.arrived if req else None,
                 )
             )
 

@@ -57,6 +57,7 @@ class _Rule:
     probability: float
     nth: int | None
     hits: int = 0
+    fired: int = 0
 
 
 _rules: dict[str, _Rule] = {}
@@ -94,6 +95,12 @@ def active() -> bool:
     return bool(_rules)
 
 
+def fired(name: str) -> int:
+    """Returns how often the failpoint ``name`` has fired since it was configured (0 if not)."""
+    rule = _rules.get(name)
+    return rule.fired if rule is not None else 0
+
+
 def failpoint(name: str) -> None:
     """Fires the failpoint ``name`` if it is configured; otherwise does nothing."""
     if not _rules:
@@ -107,6 +114,7 @@ def failpoint(name: str) -> None:
             return
         if rule.action != "sleep" and _random.random() >= rule.probability:
             return
+        rule.fired += 1
     if rule.action == "sleep":
         time.sleep(rule.probability)
     elif rule.action == "exit":

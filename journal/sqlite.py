@@ -37,6 +37,7 @@ from journal.errors import (
     CorruptEventError,
     DuplicateStepError,
     IncompatibleStoreError,
+    JournalError,
     LeaseHeldError,
     StoreError,
     StoreFullError,
@@ -141,11 +142,47 @@ def _verify_checksum(row: tuple[Any, ...]) -> None:
         )
 
 
-def translate_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> StoreError:
+def undecodable_position(path: str | os.PathLike[str]) -> int | None:
+    """Returns the position of the first event row holding bytes that are not UTF-8, if any."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    conn.text_factory = bytes
+    try:
+        rows = conn.execute(
+            "SELECT position, id, stream, type, recorded_at, run_id, step, data, meta FROM events"
+            " ORDER BY position"
+        )
+        for row in rows:
+            for value in row[1:]:
+                if isinstance(value, bytes):
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        return int(row[0])
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return None
+
+
+def translate_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> JournalError:
     """Maps a sqlite3 exception to the journal's error tree (the caller raises it)."""
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
+    if "Could not decode to UTF-8" in text:
+        # A byte of a stored row was damaged into invalid UTF-8: name the row, like a
+        # checksum mismatch does, rather than echo the garbled text.
+        position = undecodable_position(path)
+        if position is not None:
+            return CorruptEventError(
+                f"event at position {position} is not valid UTF-8: the journal row was "
+                "damaged after it was written",
+                position=position,
+            )
     if primary == SQLITE_FULL or "disk is full" in text:
         return StoreFullError(f"the disk holding {path} is full; nothing was written")
     if primary in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
@@ -352,9 +389,14 @@ class SqliteEventStore(EventStore):
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
+        # One batch needs no savepoint: if the store refuses it, the whole transaction goes.
+        savepoints = len(batches) > 1
         try:
             for batch in batches:
-                results.append(self._insert_batch(conn, batch, stamp, recorded_at))
+                results.append(self._insert_batch(conn, batch, stamp, recorded_at, savepoints))
+            if not savepoints and isinstance(results[0], StoreError):
+                conn.execute("ROLLBACK")
+                return results
             failpoint("append-before-commit")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -371,18 +413,20 @@ class SqliteEventStore(EventStore):
         return results
 
     def _insert_batch(
-        self, conn: sqlite3.Connection, batch: AppendBatch, stamp: str, recorded_at: datetime
+        self, conn: sqlite3.Connection, batch: AppendBatch, stamp: str, recorded_at: datetime, savepoint: bool
     ) -> list[StoredEvent] | StoreError:
         stream, events, expected_version = batch
         if not events:
             return []
-        conn.execute("SAVEPOINT batch")
+        if savepoint:
+            conn.execute("SAVEPOINT batch")
         try:
             current = conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
             ).fetchone()[0]
             if expected_version is not None and expected_version != current:
-                conn.execute("ROLLBACK TO batch")
+                if savepoint:
+                    conn.execute("ROLLBACK TO batch")
                 return ConcurrencyError(stream, expected_version, current)
             rows = []
             for offset, event in enumerate(events, start=1):
@@ -407,12 +451,16 @@ class SqliteEventStore(EventStore):
             conn.executemany(_INSERT, rows)
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK TO batch")
+            if savepoint:
+                conn.execute("ROLLBACK TO batch")
             refused = self._integrity_error(exc, stream, events)
             refused.__cause__ = exc
             return refused
         finally:
-            conn.execute("RELEASE batch")
+            # SQLITE_FULL (and I/O errors) may roll the whole transaction back, savepoint
+            # included: releasing it then would fail and hide the error that matters.
+            if savepoint and conn.in_transaction:
+                conn.execute("RELEASE batch")
         first = last - len(events) + 1
         return [
             StoredEvent(
