@@ -134,7 +134,8 @@ def build(out: Path, events: int) -> tuple[int, float]:
             stamp = format_time(t0 + timedelta(milliseconds=written * 50))
             batch.append((event.id, stream, version, event.type, event.schema_version, stamp, event.run_id,
                           event.step, 1 if event.type in SUCCESS_TYPES else 0, data, meta,
-                          row_checksum(event.id, stream, version, event.type, event.schema_version, data, meta)))
+                          row_checksum(event.id, stream, version, event.type, event.schema_version, stamp,
+                                       event.run_id, event.step, data, meta)))
             written += 1
         conn.execute("BEGIN")
         conn.executemany(

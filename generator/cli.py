@@ -242,6 +242,7 @@ async def _run_async(
     from projector.views import open_views
 
     run_id = new_run_id()
+    _refuse_orphaned_images(location)
     store = open_store(location.url, create=True)
     views = None
     runner: Runner | None = None
@@ -287,6 +288,25 @@ async def _run_async(
         if views is not None:
             views.close()
         store.close()
+
+
+def _refuse_orphaned_images(location: Location) -> None:
+    """Refuses to start a new journal in a data dir whose images belong to a lost one."""
+    from journal.blobs import BlobStore
+
+    if location.url.startswith("sqlite:///"):
+        from journal.config import sqlite_path
+
+        path = sqlite_path(location.url)
+        fresh = not path.exists() or path.stat().st_size == 0
+    else:
+        return  # a MongoDB journal may share a data dir's images legitimately; checked after opening
+    if fresh and next(BlobStore(location.data_dir).iter_blobs(), None) is not None:
+        fail(
+            f"the journal {path} is missing or empty, but {location.data_dir / 'images'} holds images of an "
+            "earlier journal; starting over would pay for them again. Restore the journal, or move images/ "
+            "away to start fresh"
+        )
 
 
 def _install_signal_handlers(runner: Any) -> None:

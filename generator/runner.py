@@ -324,8 +324,8 @@ class Runner:
                 self._projection_dirty = False
                 try:
                     await self._in_writer(self.projector.catch_up)
-                except JournalError as exc:  # the journal is fine; the read model can wait
-                    log.warning("projection catch-up failed", error=str(exc))
+                except Exception as exc:  # the journal is fine; the read model can wait
+                    log.warning("projection catch-up failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _heartbeat_loop(self) -> None:
         assert self._lease is not None

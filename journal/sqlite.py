@@ -110,11 +110,30 @@ _INSERT = (
 
 
 def row_checksum(
-    event_id: str, stream: str, version: int, type_name: str, schema_version: int, data: str, meta: str
+    event_id: str,
+    stream: str,
+    version: int,
+    type_name: str,
+    schema_version: int,
+    recorded_at: str,
+    run_id: str | None,
+    step: str | None,
+    data: str,
+    meta: str,
 ) -> int:
-    """Returns the CRC-32 a row is stored with, so a flipped or hand-edited byte is caught on read."""
-    text = f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{data}\x1f{meta}"
+    """Returns the CRC-32 a row is stored with, so a flipped or hand-edited byte is caught on read.
+
+    It covers every column a reader trusts, ``step`` and ``run_id`` included: an altered
+    step would otherwise silently change what replay counts as done.
+    """
+    text = (
+        f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{recorded_at}"
+        f"\x1f{_NULL if run_id is None else run_id}\x1f{_NULL if step is None else step}\x1f{data}\x1f{meta}"
+    )
     return zlib.crc32(text.encode("utf-8"))
+
+
+_NULL = "\x00"
 
 # sqlite3 extended/primary result codes we translate (sqlite3.h)
 SQLITE_BUSY = 5
@@ -131,9 +150,9 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _verify_checksum(row: tuple[Any, ...]) -> None:
-    position, event_id, stream, version, type_name, schema_version, _, _, _, data, meta, checksum = row
+    position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta, checksum = row
     if checksum is not None and checksum != row_checksum(
-        event_id, stream, version, type_name, schema_version, data, meta
+        event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta
     ):
         raise CorruptEventError(
             f"event at position {position} does not match its checksum: the journal row was "
@@ -445,7 +464,10 @@ class SqliteEventStore(EventStore):
                         1 if event.type in SUCCESS_TYPES else 0,
                         data,
                         meta,
-                        row_checksum(event.id, stream, version, event.type, event.schema_version, data, meta),
+                        row_checksum(
+                            event.id, stream, version, event.type, event.schema_version, stamp,
+                            event.run_id, event.step, data, meta,
+                        ),
                     )
                 )
             conn.executemany(_INSERT, rows)
@@ -598,12 +620,15 @@ class SqliteEventStore(EventStore):
         append = out.append
         scan = _SCAN  # the C scanner behind json.loads, without its per-call regex checks
         crc32 = zlib.crc32
+        null = _NULL
         current = CURRENT_SCHEMA
         for row in rows:
             (position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step,
              data, meta, checksum) = row
             if checksum is not None and checksum != crc32(
-                f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{data}\x1f{meta}".encode()
+                f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{recorded_at}"
+                f"\x1f{null if run_id is None else run_id}\x1f{null if step is None else step}"
+                f"\x1f{data}\x1f{meta}".encode()
             ):
                 _verify_checksum(row)
             if current.get(type_name) == schema_version:

@@ -311,3 +311,34 @@ def test_read_commands_refuse_a_missing_journal_without_creating_it(tmp_path: Pa
     assert result.exit_code == 2
     assert "no journal" in result.stderr
     assert not data.exists()
+
+
+def test_regression_altered_step_column_is_caught_by_the_checksum(tmp_path: Path) -> None:
+    """Changing a row's step (what replay counts as done) fails its checksum: run exits 2 naming it."""
+    data = tmp_path / "data"
+    plan = str(write_plan(tmp_path))
+    assert invoke("run", "--plan", plan, "--data-dir", str(data), "--limit", "1").exit_code == 0
+    import sqlite3
+
+    conn = sqlite3.connect(data / "journal.db", isolation_level=None)
+    conn.execute("DROP TRIGGER events_no_update")
+    position = conn.execute("SELECT position FROM events WHERE step = 'room:kitchen'").fetchone()[0]
+    conn.execute("UPDATE events SET step = 'room:attic' WHERE position = ?", (position,))
+    conn.close()
+    result = invoke("run", "--plan", plan, "--data-dir", str(data))
+    assert result.exit_code == 2
+    assert f"position {position}" in result.stderr
+
+
+def test_empty_journal_beside_existing_images_is_refused(tmp_path: Path) -> None:
+    """A data dir whose images outlived its journal (wiped, truncated) is not silently paid for again."""
+    data = tmp_path / "data"
+    plan = str(write_plan(tmp_path))
+    assert invoke("run", "--plan", plan, "--data-dir", str(data), "--limit", "1").exit_code == 0
+    (data / "journal.db").write_bytes(b"")
+    for extra in ("journal.db-wal", "journal.db-shm"):
+        (data / extra).unlink(missing_ok=True)
+    result = invoke("run", "--plan", plan, "--data-dir", str(data))
+    assert result.exit_code == 2
+    assert "images" in result.stderr
+    assert (data / "journal.db").read_bytes() == b""
