@@ -71,9 +71,7 @@ def timed(argv: list[str]) -> tuple[float, int]:
     result = subprocess.run(argv, capture_output=True, check=False)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.decode()[-500:]}"
-        )
+        raise SystemExit(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.decode()[-500:]}")
     return seconds, len(result.stdout)
 
 
@@ -98,9 +96,7 @@ def main() -> None:
         runs = [timed(genjournal(*command, *data)) for _ in range(args.runs)]
         seconds = [s for s, _ in runs]
         rows.append((label, statistics.median(seconds), min(seconds), max(seconds), runs[0][1]))
-    print(
-        f"\naudit commands on {args.work / 'journal.db'} ({args.runs} runs each, whole process)\n"
-    )
+    print(f"\naudit commands on {args.work / 'journal.db'} ({args.runs} runs each, whole process)\n")
     print(f"{'command':42} {'median':>8} {'min':>7} {'max':>7} {'stdout':>11}  goal {GOAL_S:.0f} s")
     for label, median, low, high, size in rows:
         verdict = "ok" if median <= GOAL_S else "OVER"

@@ -45,11 +45,14 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
-def genjournal(*args: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+def genjournal(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Runs the CLI as a subprocess; returns (seconds, result)."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True,
-                            env=env or clean_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, env=env or clean_env()
+    )
     return time.perf_counter() - started, result
 
 
@@ -69,7 +72,7 @@ def floor(commits: int, images: list[int], where: Path) -> float:
     blobs = where / "blobs"
     blobs.mkdir()
     started = time.perf_counter()
-    for i in range(commits):
+    for _ in range(commits):
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO t (data) VALUES (?)", ("x" * 300,))
         db.execute("COMMIT")
@@ -105,8 +108,13 @@ def bench_offline() -> dict[str, object]:
         conn.close()
         sizes = [p.stat().st_size for p in (data / "images").glob("*/*.png")]
         floor_s = floor(commits, sizes, Path(tmp))
-    return {"run_s": round(seconds, 2), "events": commits, "images": len(sizes),
-            "floor_s": round(floor_s, 2), "ratio": round(seconds / floor_s, 2)}
+    return {
+        "run_s": round(seconds, 2),
+        "events": commits,
+        "images": len(sizes),
+        "floor_s": round(floor_s, 2),
+        "ratio": round(seconds / floor_s, 2),
+    }
 
 
 def small_plan(path: Path, styles: int, rooms: int) -> Path:
@@ -125,32 +133,61 @@ def small_plan(path: Path, styles: int, rooms: int) -> Path:
 
 def bench_latency(concurrency: int = 8) -> dict[str, object]:
     """(b) Measures how well the run keeps ``concurrency`` calls busy against a slow server."""
-    with tempfile.TemporaryDirectory(prefix="gj-bench-") as tmp, FakeOpenAI(
-        seed=1, text={"latency_ms": 150}, image={"latency_ms": 250}
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="gj-bench-") as tmp,
+        FakeOpenAI(seed=1, text={"latency_ms": 150}, image={"latency_ms": 250}) as server,
+    ):
         plan = small_plan(Path(tmp) / "plan.toml", styles=4, rooms=24)
         env = clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.base_url)
-        seconds, result = genjournal("run", "--provider", "openai", "--plan", str(plan), "--data-dir",
-                                     str(Path(tmp) / "data"), "--concurrency", str(concurrency), env=env)
+        seconds, result = genjournal(
+            "run",
+            "--provider",
+            "openai",
+            "--plan",
+            str(plan),
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--concurrency",
+            str(concurrency),
+            env=env,
+        )
         if result.returncode != 0:
             raise SystemExit(result.stderr)
         ledger = server.ledger()
         busy = sum(entry.elapsed_s for entry in ledger)
     # The process start and the replay are part of the wall time, as a user sees it.
-    return {"calls": len(ledger), "wall_s": round(seconds, 2), "sum_latency_s": round(busy, 2),
-            "efficiency": round(busy / concurrency / seconds, 3)}
+    return {
+        "calls": len(ledger),
+        "wall_s": round(seconds, 2),
+        "sum_latency_s": round(busy, 2),
+        "efficiency": round(busy / concurrency / seconds, 3),
+    }
 
 
 def bench_rate_limit(concurrency: int = 8, rpm: int = 600) -> dict[str, object]:
     """(c) Measures the achieved request rate against a per-family limit and the share of 429s."""
-    with tempfile.TemporaryDirectory(prefix="gj-bench-") as tmp, FakeOpenAI(
-        seed=2, text={"rpm": rpm, "latency_ms": 20}, image={"rpm": rpm, "latency_ms": 20}, burst_s=1.0
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="gj-bench-") as tmp,
+        FakeOpenAI(
+            seed=2, text={"rpm": rpm, "latency_ms": 20}, image={"rpm": rpm, "latency_ms": 20}, burst_s=1.0
+        ) as server,
+    ):
         plan = small_plan(Path(tmp) / "plan.toml", styles=4, rooms=24)
         env = clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.base_url)
-        _, result = genjournal("run", "--provider", "openai", "--plan", str(plan), "--data-dir",
-                               str(Path(tmp) / "data"), "--concurrency", str(concurrency),
-                               "--max-attempts", "10", env=env)
+        _, result = genjournal(
+            "run",
+            "--provider",
+            "openai",
+            "--plan",
+            str(plan),
+            "--data-dir",
+            str(Path(tmp) / "data"),
+            "--concurrency",
+            str(concurrency),
+            "--max-attempts",
+            "10",
+            env=env,
+        )
         if result.returncode != 0:
             raise SystemExit(result.stderr)
         ledger = server.ledger()
@@ -170,7 +207,9 @@ def bench_rate_limit(concurrency: int = 8, rpm: int = 600) -> dict[str, object]:
 
 def main() -> None:
     """Runs the chosen benchmarks and prints one JSON object of figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("which", nargs="*", choices=["offline", "latency", "ratelimit"], default=[])
     args = parser.parse_args()
     which = args.which or ["offline", "latency", "ratelimit"]

@@ -37,7 +37,9 @@ def single_appends(store: SqliteEventStore, raw_path: Path, count: int, round_: 
         " data TEXT, UNIQUE (stream, version))"
     )
     version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM events").fetchone()[0]
-    events = [samples.image_generated(i, room=f"r{round_}", payload=f"{round_}-{i}".encode()) for i in range(count)]
+    events = [
+        samples.image_generated(i, room=f"r{round_}", payload=f"{round_}-{i}".encode()) for i in range(count)
+    ]
     payloads = [dump_data(e) + dump_meta(e) for e in events]
     raw_s = store_s = 0.0
     clock = time.perf_counter
@@ -64,8 +66,12 @@ def batched(store: SqliteEventStore, calls: int, round_: int) -> tuple[float, fl
         store.append(f"style:batch-{round_}-{c}", events)
     one_stream = calls * 100 / (time.perf_counter() - started)
     groups = [
-        [AppendBatch(f"style:group-{round_}-{c}", [samples.image_generated(i, payload=f"g{round_}{c}{i}".encode())])
-         for i in range(100)]
+        [
+            AppendBatch(
+                f"style:group-{round_}-{c}", [samples.image_generated(i, payload=f"g{round_}{c}{i}".encode())]
+            )
+            for i in range(100)
+        ]
         for c in range(calls)
     ]
     started = time.perf_counter()
@@ -77,7 +83,9 @@ def batched(store: SqliteEventStore, calls: int, round_: int) -> tuple[float, fl
 
 def main() -> None:
     """Runs the benchmarks and prints one JSON object of figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--appends", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=50)
@@ -96,19 +104,24 @@ def main() -> None:
                 many.append(b)
         finally:
             store.close()
-    print(json.dumps({
-        "machine": machine(),
-        "single_append": {
-            "raw_commit_us_median": round(statistics.median(raw_us), 1),
-            "store_append_us_median": round(statistics.median(store_us), 1),
-            "ratio_median": round(statistics.median(ratios), 3),
-            "ratio_per_round": [round(r, 3) for r in ratios],
-        },
-        "batched_100": {
-            "append_100_events_per_s_median": round(statistics.median(one_stream)),
-            "append_many_100_batches_per_s_median": round(statistics.median(many)),
-        },
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "single_append": {
+                    "raw_commit_us_median": round(statistics.median(raw_us), 1),
+                    "store_append_us_median": round(statistics.median(store_us), 1),
+                    "ratio_median": round(statistics.median(ratios), 3),
+                    "ratio_per_round": [round(r, 3) for r in ratios],
+                },
+                "batched_100": {
+                    "append_100_events_per_s_median": round(statistics.median(one_stream)),
+                    "append_many_100_batches_per_s_median": round(statistics.median(many)),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

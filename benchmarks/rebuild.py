@@ -76,8 +76,13 @@ def rebuild(data_dir: Path) -> tuple[float, int, str]:
     """Runs ``genjournal rebuild``; returns (seconds, peak summed RSS in KiB, its summary line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GENJOURNAL_"))}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     peak = 0
     done = threading.Event()
 
@@ -100,7 +105,9 @@ def rebuild(data_dir: Path) -> tuple[float, int, str]:
 
 def main() -> None:
     """Builds journals of the given sizes and prints one JSON object of figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000])
     parser.add_argument("--keep", type=Path, default=None, help="keep the largest journal in this directory")
     args = parser.parse_args()
@@ -111,16 +118,18 @@ def main() -> None:
             events, _ = build(data, size)
             floor_s = floor(data / "journal.db")
             seconds, peak_kib, line = rebuild(data)
-            results.append({
-                "events": events,
-                "rebuild_s": round(seconds, 2),
-                "rebuild_events_per_s": round(events / seconds),
-                "floor_s": round(floor_s, 2),
-                "floor_events_per_s": round(events / floor_s),
-                "rebuild_vs_floor": round(seconds / floor_s, 2),
-                "peak_rss_mib_all_processes": round(peak_kib / 1024, 1),
-                "summary": line,
-            })
+            results.append(
+                {
+                    "events": events,
+                    "rebuild_s": round(seconds, 2),
+                    "rebuild_events_per_s": round(events / seconds),
+                    "floor_s": round(floor_s, 2),
+                    "floor_events_per_s": round(events / floor_s),
+                    "rebuild_vs_floor": round(seconds / floor_s, 2),
+                    "peak_rss_mib_all_processes": round(peak_kib / 1024, 1),
+                    "summary": line,
+                }
+            )
             if args.keep is not None and size == max(args.sizes):
                 shutil.copytree(data, args.keep, dirs_exist_ok=True)
             shutil.rmtree(data)

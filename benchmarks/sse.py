@@ -211,9 +211,7 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
 
     expected = sorted(events)
     complete = sum(1 for r in received if [ident for ident, _, _ in r] == expected)
-    probe_ms = [
-        (at - probes[ident]) / 1e6 for r in received for ident, at, _ in r if ident in probes
-    ]
+    probe_ms = [(at - probes[ident]) / 1e6 for r in received for ident, at, _ in r if ident in probes]
     run_ms = []
     for r in received:
         for ident, _, wall_at in r:
@@ -246,13 +244,9 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark scenarios and prints their figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--clients", type=int, nargs="*", default=[1, 50], help="client counts to measure"
-    )
+    parser.add_argument("--clients", type=int, nargs="*", default=[1, 50], help="client counts to measure")
     parser.add_argument("--seconds", type=float, default=15.0, help="probing time per scenario")
-    parser.add_argument(
-        "--step-sleep", type=float, default=0.02, help="seconds each run step takes"
-    )
+    parser.add_argument("--step-sleep", type=float, default=0.02, help="seconds each run step takes")
     parser.add_argument("--probe", metavar="DB", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.02, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

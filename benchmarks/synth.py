@@ -51,32 +51,59 @@ MODELS_IMAGE = ("gpt-image-2", "gpt-image-1.5")
 
 
 def _events_for_style(slug: str, number: int, rooms: list[CatalogEntry], run_id: str) -> list[Event]:
-    """Returns the 75 events of one complete style (content, 3 images, 24 rooms × (1 + 2 images + a failure))."""
+    """Returns the 75 events of one style: content, 3 images, 24 rooms × (room, image, failed image)."""
     text_model = MODELS_TEXT[number % 2]
     image_model = MODELS_IMAGE[number % 2]
     events: list[Event] = [
         StyleCreated(
-            run_id=run_id, step="content",
+            run_id=run_id,
+            step="content",
             data=StyleCreatedData(
-                subcategory=slug, name={"en": slug.title()}, approach=f"Approach of {slug}",
+                subcategory=slug,
+                name={"en": slug.title()},
+                approach=f"Approach of {slug}",
                 color=Color(name="Ochre", hex="#cc7722"),
                 content={"en": Prose(poetic=f"Light over {slug}.", factual=f"{slug} began long ago.")},
                 keywords=("oak", "linen"),
             ),
-            meta=Meta(provider="openai", model=text_model, prompt_version="p1", input_tokens=420,
-                      output_tokens=910, latency_ms=2100, attempts=1, request_id=f"req-{number}"),
+            meta=Meta(
+                provider="openai",
+                model=text_model,
+                prompt_version="p1",
+                input_tokens=420,
+                output_tokens=910,
+                latency_ms=2100,
+                attempts=1,
+                request_id=f"req-{number}",
+            ),
         )
     ]
 
     def image(step: str, target: str, room: str | None, index: int) -> ImageGenerated:
         sha = hashlib.sha256(f"{slug}/{step}".encode()).hexdigest()
         return ImageGenerated(
-            run_id=run_id, step=step,
-            data=ImageGeneratedData(target=target, room_type=room, index=index, sha256=sha,  # type: ignore[arg-type]
-                                    path=blob_relpath(sha), bytes=180_000, width=1024, height=1024,
-                                    prompt="An interior photograph"),
-            meta=Meta(provider="openai", model=image_model, images=1, image_size="1024x1024",
-                      image_quality="medium", latency_ms=9000, attempts=1),
+            run_id=run_id,
+            step=step,
+            data=ImageGeneratedData(
+                target=target,
+                room_type=room,
+                index=index,
+                sha256=sha,  # type: ignore[arg-type]
+                path=blob_relpath(sha),
+                bytes=180_000,
+                width=1024,
+                height=1024,
+                prompt="An interior photograph",
+            ),
+            meta=Meta(
+                provider="openai",
+                model=image_model,
+                images=1,
+                image_size="1024x1024",
+                image_quality="medium",
+                latency_ms=9000,
+                attempts=1,
+            ),
         )
 
     for i in range(3):
@@ -84,20 +111,36 @@ def _events_for_style(slug: str, number: int, rooms: list[CatalogEntry], run_id:
     for room in rooms:
         events.append(
             RoomGenerated(
-                run_id=run_id, step=f"room:{room.slug}",
-                data=RoomGeneratedData(room_type=room.slug, name={"en": room.name},
-                                       content={"en": Prose(poetic="Quiet.", factual="Oak floor.")},
-                                       key_pieces=("sofa",), materials=("oak",)),
-                meta=Meta(provider="openai", model=text_model, input_tokens=380, output_tokens=700,
-                          latency_ms=1800, attempts=1),
+                run_id=run_id,
+                step=f"room:{room.slug}",
+                data=RoomGeneratedData(
+                    room_type=room.slug,
+                    name={"en": room.name},
+                    content={"en": Prose(poetic="Quiet.", factual="Oak floor.")},
+                    key_pieces=("sofa",),
+                    materials=("oak",),
+                ),
+                meta=Meta(
+                    provider="openai",
+                    model=text_model,
+                    input_tokens=380,
+                    output_tokens=700,
+                    latency_ms=1800,
+                    attempts=1,
+                ),
             )
         )
         events.append(image(f"image:room:{room.slug}:0", "room", room.slug, 0))
         events.append(
             ImageFailed(
-                run_id=run_id, step=f"image:room:{room.slug}:1",
-                data=ImageFailedData(target="room", room_type=room.slug, index=1,
-                                     error=StepError(kind="rate_limited", message="HTTP 429", status=429)),
+                run_id=run_id,
+                step=f"image:room:{room.slug}:1",
+                data=ImageFailedData(
+                    target="room",
+                    room_type=room.slug,
+                    index=1,
+                    error=StepError(kind="rate_limited", message="HTTP 429", status=429),
+                ),
                 meta=Meta(provider="openai", model=image_model, attempts=4),
             )
         )
@@ -132,30 +175,81 @@ def build(out: Path, events: int) -> tuple[int, float]:
             version_of[stream] = version
             data, meta = dump_data(event), dump_meta(event)
             stamp = format_time(t0 + timedelta(milliseconds=written * 50))
-            batch.append((event.id, stream, version, event.type, event.schema_version, stamp, event.run_id,
-                          event.step, 1 if event.type in SUCCESS_TYPES else 0, data, meta,
-                          row_checksum(event.id, stream, version, event.type, event.schema_version, stamp,
-                                       event.run_id, event.step, data, meta)))
+            batch.append(
+                (
+                    event.id,
+                    stream,
+                    version,
+                    event.type,
+                    event.schema_version,
+                    stamp,
+                    event.run_id,
+                    event.step,
+                    1 if event.type in SUCCESS_TYPES else 0,
+                    data,
+                    meta,
+                    row_checksum(
+                        event.id,
+                        stream,
+                        version,
+                        event.type,
+                        event.schema_version,
+                        stamp,
+                        event.run_id,
+                        event.step,
+                        data,
+                        meta,
+                    ),
+                )
+            )
             written += 1
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id, step,"
-            " success, data, meta, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            " success, data, meta, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
         conn.execute("COMMIT")
 
     run_id = "run-synthetic"
-    insert([(f"run:{run_id}", RunStarted(run_id=run_id, data=RunStartedData(
-        plan=plan, plan_hash=plan.plan_hash(), plan_source="synthetic", provider="openai",
-        text_model=MODELS_TEXT[0], image_model=MODELS_IMAGE[0], code_version="bench", host="bench",
-        pid=1, steps_planned=styles * 75, steps_pending=styles * 75)))])
+    insert(
+        [
+            (
+                f"run:{run_id}",
+                RunStarted(
+                    run_id=run_id,
+                    data=RunStartedData(
+                        plan=plan,
+                        plan_hash=plan.plan_hash(),
+                        plan_source="synthetic",
+                        provider="openai",
+                        text_model=MODELS_TEXT[0],
+                        image_model=MODELS_IMAGE[0],
+                        code_version="bench",
+                        host="bench",
+                        pid=1,
+                        steps_planned=styles * 75,
+                        steps_pending=styles * 75,
+                    ),
+                ),
+            )
+        ]
+    )
     pending: list[tuple[str, Event]] = []
     for number, entry in enumerate(plan.subcategories):
         pending += [(f"style:{entry.slug}", e) for e in _events_for_style(entry.slug, number, rooms, run_id)]
         if len(pending) >= 20_000:
             insert(pending)
             pending = []
-    pending.append((f"run:{run_id}", RunFinished(run_id=run_id, data=RunFinishedData(
-        outcome="failed", counts={"succeeded": written}, duration_ms=1))))
+    pending.append(
+        (
+            f"run:{run_id}",
+            RunFinished(
+                run_id=run_id,
+                data=RunFinishedData(outcome="failed", counts={"succeeded": written}, duration_ms=1),
+            ),
+        )
+    )
     insert(pending)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -164,7 +258,9 @@ def build(out: Path, events: int) -> tuple[int, float]:
 
 def main() -> None:
     """Parses arguments and builds the journal."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

@@ -36,15 +36,11 @@ _prices_option = click.option(
     default=None,
     help="Price table TOML overriding the shipped one (projector/prices.toml).",
 )
-_json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
-)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 @contextmanager
-def _journal(
-    location: Location, prices_file: Path | None, *, refresh: bool = True
-) -> Iterator[Journal]:
+def _journal(location: Location, prices_file: Path | None, *, refresh: bool = True) -> Iterator[Journal]:
     """Opens the journal for audit queries (a missing one is a one-line error, exit 2)."""
     from journal.config import open_store
     from projector.audit import Journal
@@ -96,10 +92,7 @@ def _table(rows: list[list[str]], right: set[int] | None = None) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
+        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -143,14 +136,10 @@ def _status_text(report: StatusReport) -> str:
         elif run.state == "running":
             how = "running now"
         else:
-            how = (
-                f"CRASHED (no RunFinished, its process is gone; {run.calls_lost} paid call(s) lost)"
-            )
+            how = f"CRASHED (no RunFinished, its process is gone; {run.calls_lost} paid call(s) lost)"
         lines.append(f"last run {run.run_id}: started {run.started_at}, {how}")
     if report.crashed_runs:
-        lines.append(
-            f"crashed  {len(report.crashed_runs)} run(s): {', '.join(report.crashed_runs[-5:])}"
-        )
+        lines.append(f"crashed  {len(report.crashed_runs)} run(s): {', '.join(report.crashed_runs[-5:])}")
     spent = report.spent
     text = f"spent    {_usd(spent.usd, partial=spent.usd_priced)}"
     if spent.unknown_models:
@@ -190,24 +179,16 @@ def _status_text(report: StatusReport) -> str:
 
 @cli.command()
 @click.argument("style", required=False)
-@click.option(
-    "--type", "types", multiple=True, metavar="T", help="Only this event type (repeatable)."
-)
-@click.option(
-    "--run", "run_id", default=None, metavar="RUN", help="Only events written by this run."
-)
+@click.option("--type", "types", multiple=True, metavar="T", help="Only this event type (repeatable).")
+@click.option("--run", "run_id", default=None, metavar="RUN", help="Only events written by this run.")
 @click.option(
     "--since",
     default=None,
     metavar="TIME",
     help="From this time on: ISO 8601, or an age like 2h, 7d.",
 )
-@click.option(
-    "--until", default=None, metavar="TIME", help="Before this time: ISO 8601, or an age like 30m."
-)
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="Only the newest N matching events."
-)
+@click.option("--until", default=None, metavar="TIME", help="Before this time: ISO 8601, or an age like 30m.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the newest N matching events.")
 @_json_option
 @_prices_option
 @common_options
@@ -296,9 +277,7 @@ def _history_text(journal: Journal, entries: list[HistoryEntry]) -> str:
 @_json_option
 @_prices_option
 @common_options
-def costs(
-    by: str, as_json: bool, prices_file: Path | None, data_dir: Path | None, db: str | None
-) -> int:
+def costs(by: str, as_json: bool, prices_file: Path | None, data_dir: Path | None, db: str | None) -> int:
     """Show tokens, images and money by style, run, model or day, and the crash overhead."""
     location = Location(data_dir, db)
     with _journal(location, prices_file) as journal:
@@ -324,9 +303,7 @@ def _cost_row(line: CostLine) -> list[str]:
 
 
 def _costs_text(report: CostReport) -> str:
-    rows = [
-        [report.by, "steps", "failed", "billed failed", "tokens in", "tokens out", "images", "cost"]
-    ]
+    rows = [[report.by, "steps", "failed", "billed failed", "tokens in", "tokens out", "images", "cost"]]
     rows += [_cost_row(line) for line in report.lines]
     rows.append(_cost_row(report.total))
     lines = [_table(rows, right={1, 2, 3, 4, 5, 6, 7})]
@@ -349,8 +326,7 @@ def _costs_text(report: CostReport) -> str:
     else:
         lines.append("crash overhead: none (no crashed run)")
     lines.append(
-        f"prices: {report.prices.source}, as of {report.prices.as_of}"
-        " (examples; check your provider's page)"
+        f"prices: {report.prices.source}, as of {report.prices.as_of} (examples; check your provider's page)"
     )
     return "\n".join(lines)
 
@@ -380,9 +356,7 @@ def _verify_text(report: VerifyReport) -> str:
         f" ({report.blobs:,} files), {report.documents_checked:,} documents ({report.backend})"
     ]
     for finding in report.findings:
-        lines.append(
-            f"{finding.severity.upper():5}  {finding.check}: {finding.count:,} x {finding.message}"
-        )
+        lines.append(f"{finding.severity.upper():5}  {finding.check}: {finding.count:,} x {finding.message}")
         for example in finding.examples[:5]:
             lines.append(f"         {example}")
     if report.repair:

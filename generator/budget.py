@@ -94,11 +94,7 @@ class BudgetGuard:
         self._text_usd = 0.0
         self._text_calls = 0
         price = prices.lookup(models.image_model)
-        image = (
-            price.image_price(models.image_size, models.image_quality)
-            if price is not None
-            else None
-        )
+        image = price.image_price(models.image_size, models.image_quality) if price is not None else None
         assert image is not None  # prepare() refused the run otherwise
         self._image_estimate = image
 
@@ -167,10 +163,7 @@ class BudgetGuard:
             return self._text_usd / self._text_calls
         price = self.prices.lookup(self.models.text_model)
         assert price is not None
-        return (
-            price.cost(input_tokens=DEFAULT_TEXT_TOKENS[0], output_tokens=DEFAULT_TEXT_TOKENS[1])
-            or 0.0
-        )
+        return price.cost(input_tokens=DEFAULT_TEXT_TOKENS[0], output_tokens=DEFAULT_TEXT_TOKENS[1]) or 0.0
 
     def admit(self, step: Step) -> bool:
         """Reserves the estimated cost of a call; False when it would exceed the budget."""

@@ -47,7 +47,7 @@ def fail(message: str) -> NoReturn:
 class GenjournalGroup(click.Group):
     """A click group whose every error is one line on stderr, never a traceback."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - click's entry point
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             result = super().main(*args, **kwargs)
@@ -80,11 +80,17 @@ def _one_line(exc: BaseException) -> str:
 def common_options(func: F) -> F:
     """Adds ``--data-dir`` and ``--db`` to a command (they are accepted on the group too)."""
     func = click.option(
-        "--db", "db", metavar="URL", default=None,
-        help="Journal URL: sqlite:///PATH or mongodb://… (env GENJOURNAL_DB; default sqlite in the data dir).",
+        "--db",
+        "db",
+        metavar="URL",
+        default=None,
+        help="Journal URL: sqlite:///PATH or mongodb://… (env GENJOURNAL_DB; default: in the data dir).",
     )(func)
     func = click.option(
-        "--data-dir", "data_dir", type=click.Path(path_type=Path), default=None,
+        "--data-dir",
+        "data_dir",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Where the journal and images live (env GENJOURNAL_DATA_DIR; default ./genjournal-data).",
     )(func)
     return func
@@ -128,31 +134,76 @@ def cli(ctx: click.Context, data_dir: Path | None, db: str | None) -> None:
 
 
 @cli.command()
-@click.option("--plan", "plan_file", type=click.Path(path_type=Path), default=None,
-              help="TOML plan (default: the shipped 60 × 24 catalogue).")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Only the first N styles that still have pending work, in plan order.")
-@click.option("--subcategory", "subcategories", multiple=True, metavar="SLUG",
-              help="Only this sub-category (repeatable).")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML plan (default: the shipped 60 × 24 catalogue).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only the first N styles that still have pending work, in plan order.",
+)
+@click.option(
+    "--subcategory",
+    "subcategories",
+    multiple=True,
+    metavar="SLUG",
+    help="Only this sub-category (repeatable).",
+)
 @click.option("--only-failed", is_flag=True, help="Only retry steps that failed and never succeeded.")
-@click.option("--provider", type=click.Choice(["openai", "offline"]), default=None,
-              help="Default: openai when OPENAI_API_KEY is set, otherwise offline.")
+@click.option(
+    "--provider",
+    type=click.Choice(["openai", "offline"]),
+    default=None,
+    help="Default: openai when OPENAI_API_KEY is set, otherwise offline.",
+)
 @click.option("--text-model", default=None, help="Text model (default from settings).")
 @click.option("--image-model", default=None, help="Image model (default from settings).")
 @click.option("--image-size", default=None, help="Image size, e.g. 1024x1024.")
 @click.option("--image-quality", default=None, help="Image quality, e.g. low, medium, high.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Provider calls in flight at once.")
-@click.option("--max-attempts", type=click.IntRange(1, 20), default=4, show_default=True,
-              help="Attempts per step in this run before a failure event is recorded.")
-@click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Cap on text requests per minute.")
-@click.option("--ipm", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Cap on image requests per minute.")
-@click.option("--budget-usd", type=click.FloatRange(min=0), default=None,
-              help="Stop before the journal's total spend for this plan would exceed this.")
-@click.option("--prices", "prices_file", type=click.Path(path_type=Path), default=None,
-              help="Price table TOML overriding the shipped one.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Provider calls in flight at once.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 20),
+    default=4,
+    show_default=True,
+    help="Attempts per step in this run before a failure event is recorded.",
+)
+@click.option(
+    "--rpm",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Cap on text requests per minute.",
+)
+@click.option(
+    "--ipm",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Cap on image requests per minute.",
+)
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop before the journal's total spend for this plan would exceed this.",
+)
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Price table TOML overriding the shipped one.",
+)
 @click.option("--log-json", is_flag=True, help="Structured JSON log lines on stderr instead of progress.")
 @common_options
 def run(
@@ -188,8 +239,10 @@ def run(
     known = {entry.slug for entry in loaded.spec.subcategories}
     for slug in subcategories:
         if slug not in known:
-            fail(f"--subcategory {slug!r} is not in the plan ({loaded.source}); "
-                 f"known: {', '.join(sorted(known)[:8])}{', …' if len(known) > 8 else ''}")
+            fail(
+                f"--subcategory {slug!r} is not in the plan ({loaded.source}); "
+                f"known: {', '.join(sorted(known)[:8])}{', …' if len(known) > 8 else ''}"
+            )
     location = Location(data_dir, db)
     chosen = provider or ("openai" if os.environ.get("OPENAI_API_KEY") else "offline")
     if chosen == "openai" and not os.environ.get("OPENAI_API_KEY"):
@@ -218,9 +271,7 @@ def run(
         "ipm": ipm,
         "budget_usd": budget_usd,
     }
-    return asyncio.run(
-        _run_async(location, loaded, prov, reporter, run_settings, budget, rpm=rpm, ipm=ipm)
-    )
+    return asyncio.run(_run_async(location, loaded, prov, reporter, run_settings, budget, rpm=rpm, ipm=ipm))
 
 
 async def _run_async(
@@ -320,7 +371,9 @@ def _install_signal_handlers(runner: Any) -> None:
             os.write(2, b"genjournal: second signal, exiting now\n")
             os._exit(EXIT_INTERRUPTED)
         name = signal.Signals(signum).name
-        os.write(2, f"genjournal: {name}: finishing in-flight calls (up to 10 s); again to exit now\n".encode())
+        os.write(
+            2, f"genjournal: {name}: finishing in-flight calls (up to 10 s); again to exit now\n".encode()
+        )
         runner.request_stop("interrupted", f"stopped by {name}")
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -331,8 +384,12 @@ def _install_signal_handlers(runner: Any) -> None:
 
 
 @cli.command()
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Processes folding style streams (SQLite; default: one per CPU for large journals).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes folding style streams (SQLite; default: one per CPU for large journals).",
+)
 @common_options
 def rebuild(workers: int | None, data_dir: Path | None, db: str | None) -> int:
     """Rebuild the style documents from the first event and swap them in atomically."""
@@ -364,9 +421,14 @@ def _rebuild_progress() -> Iterator[Callable[[int, int], None]]:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(
-            TextColumn("rebuild"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
-            TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("rebuild"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} events"),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         ) as bar:
             task = bar.add_task("rebuild", total=1, rate="")
             started = time.monotonic()
@@ -391,8 +453,12 @@ def _rebuild_progress() -> Iterator[Callable[[int, int], None]]:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to this file atomically instead of stdout.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file atomically instead of stdout.",
+)
 @common_options
 def export(out: Path | None, data_dir: Path | None, db: str | None) -> int:
     """Print the style documents as one JSON array, sorted by slug."""
@@ -426,7 +492,5 @@ def main() -> None:
 
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
-from generator.web import cli as _web_cli  # noqa: E402,F401 - registers serve
-
-
 from generator import audit_cli  # noqa: E402,F401 - registers status/history/costs/verify
+from generator.web import cli as _web_cli  # noqa: E402,F401 - registers serve

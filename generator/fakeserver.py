@@ -58,9 +58,7 @@ FAULTS: tuple[str, ...] = (
 )  # fmt: skip
 _TEXT_ONLY = frozenset({"schema", "refusal", "length"})
 #: outcomes the real API bills: the model ran, whatever it produced
-BILLABLE_OUTCOMES = frozenset(
-    {"ok", "malformed", "schema", "refusal", "length", "content_filter", "timeout"}
-)
+BILLABLE_OUTCOMES = frozenset({"ok", "malformed", "schema", "refusal", "length", "content_filter", "timeout"})
 #: what the headers claim when no rate limit is configured (reported, not enforced)
 NOMINAL_RPM = 10_000
 Family = Literal["text", "image"]
@@ -91,10 +89,7 @@ class EndpointConfig:
         unknown = set(self.faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
-        if (
-            any(not 0.0 <= p <= 1.0 for p in self.faults.values())
-            or sum(self.faults.values()) > 1.0
-        ):
+        if any(not 0.0 <= p <= 1.0 for p in self.faults.values()) or sum(self.faults.values()) > 1.0:
             raise ValueError("fault probabilities must be in [0, 1] and sum to at most 1")
         if self.retry_after_header not in ("both", "ms", "s", "none"):
             raise ValueError("retry_after_header must be both, ms, s or none")
@@ -211,9 +206,7 @@ def encode_png(width: int, height: int, rgb: bytes) -> bytes:
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         """Frames one PNG chunk: length, type, data, CRC."""
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     stride = width * 3
     raw = b"".join(b"\x00" + rgb[y * stride : (y + 1) * stride] for y in range(height))
@@ -418,9 +411,7 @@ class SchemaFaker:
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
                 merged.update(self._resolve(part))
-            return self._value(
-                merged, name=name, path=path, index=index, depth=depth + 1, siblings=siblings
-            )
+            return self._value(merged, name=name, path=path, index=index, depth=depth + 1, siblings=siblings)
         kind = schema.get("type", "object" if "properties" in schema else "string")
         if isinstance(kind, list):
             kind = next((k for k in kind if k != "null"), "null")
@@ -511,8 +502,7 @@ def strict_schema_problem(schema: dict[str, Any]) -> str | None:
             props = node.get("properties") or {}
             if node.get("additionalProperties") is not False:
                 return (
-                    f"In context={where}, 'additionalProperties' is required to be supplied "
-                    "and to be false."
+                    f"In context={where}, 'additionalProperties' is required to be supplied and to be false."
                 )
             missing = [key for key in props if key not in (node.get("required") or [])]
             if missing:
@@ -1031,9 +1021,7 @@ class FakeOpenAI:
             content, refusal = None, "I'm sorry, but I can't help with that request."
         produced = content or refusal or ""
         req.usage_in = (
-            _tokens(prompt)
-            + 4 * len(messages)
-            + (_tokens(json.dumps(schema)) // 2 if schema else 0)
+            _tokens(prompt) + 4 * len(messages) + (_tokens(json.dumps(schema)) // 2 if schema else 0)
         )
         req.usage_out = _tokens(produced)
         if fault == "length" and isinstance(body.get("max_completion_tokens"), int):
@@ -1074,11 +1062,7 @@ class FakeOpenAI:
         if fault == "hang":
             raise _Drop("timeout", fault, self.hang_s)
         self._delay(req)
-        outcome = (
-            fault
-            if fault in ("malformed", "schema", "refusal", "length", "content_filter")
-            else "ok"
-        )
+        outcome = fault if fault in ("malformed", "schema", "refusal", "length", "content_filter") else "ok"
         return reply, headers, outcome
 
     def images(
@@ -1207,8 +1191,7 @@ def _response_schema(response_format: Any) -> tuple[dict[str, Any] | None, str |
     ):
         raise _Reply(
             400,
-            "Invalid 'response_format': expected an object with type json_schema, "
-            "json_object or text.",
+            "Invalid 'response_format': expected an object with type json_schema, json_object or text.",
             outcome="400",
             param="response_format",
         )
@@ -1374,9 +1357,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         step = self.headers.get(STEP_HEADER)
         auth = self.headers.get("Authorization", "")
-        api_key = (
-            auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
-        )
+        api_key = auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
         req = app.begin(path, body, step)
         try:
             reply, headers, outcome = route(req, body, api_key)

@@ -179,8 +179,7 @@ def _validate(raw: dict[str, Any], text: str, label: str) -> PlanSpec:
                     (
                         error
                         for error in field_errors
-                        if error["type"] == "extra_forbidden"
-                        and error["loc"][:-1] == first["loc"][:-1]
+                        if error["type"] == "extra_forbidden" and error["loc"][:-1] == first["loc"][:-1]
                     ),
                     first,
                 )
@@ -272,17 +271,11 @@ def _translate(error: ErrorDetails, locator: _Locator, label: str) -> PlanError:
     if kind == "extra_forbidden":
         known = _ENTRY_KEYS if len(loc) > 1 else _TOP_KEYS
         entry = locator.entry(str(head), int(loc[1])) if len(loc) > 2 else None
-        return PlanError(
-            label, f"unknown key {_show(loc[-1])}{_suggest(str(loc[-1]), known)}", entry=entry
-        )
+        return PlanError(label, f"unknown key {_show(loc[-1])}{_suggest(str(loc[-1]), known)}", entry=entry)
     if len(loc) == 1:
-        return PlanError(
-            label, _top_problem(str(head), kind, ctx, value), entry=locator.top(str(head))
-        )
+        return PlanError(label, _top_problem(str(head), kind, ctx, value), entry=locator.top(str(head)))
     if len(loc) == 2:
-        entry = (
-            f"{head}[{loc[1]}]" if head == "languages" else locator.entry(str(head), int(loc[1]))
-        )
+        entry = f"{head}[{loc[1]}]" if head == "languages" else locator.entry(str(head), int(loc[1]))
         if head == "languages":
             return PlanError(label, _value_problem(kind, ctx, value), entry=entry)
         return PlanError(label, _value_problem(kind, ctx, value, "each entry"), entry=entry)

@@ -27,7 +27,12 @@ class Reporter(Protocol):
     """Receives a run's progress."""
 
     def started(
-        self, run_id: str, plan: PlanSpec, all_steps: list[Step], selected: list[Step], done: set[tuple[str, str]]
+        self,
+        run_id: str,
+        plan: PlanSpec,
+        all_steps: list[Step],
+        selected: list[Step],
+        done: set[tuple[str, str]],
     ) -> None:
         """Reports the run's start and how much is pending."""
         ...
@@ -87,14 +92,20 @@ class PlainReporter:
         print(text, file=self.stream, flush=True)
 
     def started(
-        self, run_id: str, plan: PlanSpec, all_steps: list[Step], selected: list[Step], done: set[tuple[str, str]]
+        self,
+        run_id: str,
+        plan: PlanSpec,
+        all_steps: list[Step],
+        selected: list[Step],
+        done: set[tuple[str, str]],
     ) -> None:
         """Prints what the run will do."""
         self.tally.plan = plan
         self.tally.total = len(selected)
         planned_done = sum(1 for s in all_steps if (s.stream, s.key) in done)
         self._print(
-            f"{run_id}: {len(selected)} steps to run ({planned_done}/{len(all_steps)} of the plan already journaled)"
+            f"{run_id}: {len(selected)} steps to run "
+            f"({planned_done}/{len(all_steps)} of the plan already journaled)"
         )
 
     def step_saved(self, step: Step, event: Event) -> None:
@@ -132,8 +143,13 @@ class JsonLogReporter(PlainReporter):
         """Logs ``step.failed`` with the error kind and status."""
         self.tally.failed += 1
         log.warning(
-            "step.failed", stream=step.stream, step=step.key, kind=error.kind, status=error.status,
-            attempts=attempts, message=error.message,
+            "step.failed",
+            stream=step.stream,
+            step=step.key,
+            kind=error.kind,
+            status=error.status,
+            attempts=attempts,
+            message=error.message,
         )
 
 
@@ -171,7 +187,12 @@ class RichReporter:
         return f"failed {t.failed} · tokens {t.tokens:,} · images {t.images}  {current}"
 
     def started(
-        self, run_id: str, plan: PlanSpec, all_steps: list[Step], selected: list[Step], done: set[tuple[str, str]]
+        self,
+        run_id: str,
+        plan: PlanSpec,
+        all_steps: list[Step],
+        selected: list[Step],
+        done: set[tuple[str, str]],
     ) -> None:
         """Starts the live display."""
         self.tally.plan = plan

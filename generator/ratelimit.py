@@ -163,9 +163,7 @@ class RateLimiter:
             # OpenAI's request limits are per minute.
             self._learned = info.limit_requests / 60.0 * self.headroom
         if info.remaining_requests == 0:
-            per_request = (
-                60.0 / info.limit_requests if info.limit_requests else self.default_pause_s
-            )
+            per_request = 60.0 / info.limit_requests if info.limit_requests else self.default_pause_s
             reset = info.reset_requests_s if info.reset_requests_s is not None else per_request
             self._pause(now + min(reset, per_request))
         if info.remaining_tokens == 0 and info.reset_tokens_s:

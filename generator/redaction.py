@@ -32,9 +32,7 @@ _MIN_LITERAL = 8
 def redact_secrets(text: str, *, secrets: Iterable[str | None] = ()) -> str:
     """Returns the text with API keys, tokens and URL credentials replaced by ``***``."""
     literals = [os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_ADMIN_KEY"), *secrets]
-    for secret in sorted(
-        {s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True
-    ):
+    for secret in sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _KEY_RE.sub(f"sk-{MASK}", text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)

@@ -47,11 +47,18 @@ from generator.providers.base import (
     StyleResult,
 )
 from generator.ratelimit import RateLimiter
-from generator.retry import AttemptLog, FatalProviderError, RetryPolicy, StepFailed, Stopped, call_with_retries
+from generator.retry import (
+    AttemptLog,
+    FatalProviderError,
+    RetryPolicy,
+    StepFailed,
+    Stopped,
+    call_with_retries,
+)
 from generator.steps import Step, limit_styles, pending_steps, plan_steps
 from generator.writer import GroupWriter
 from journal.blobs import BlobStore
-from journal.errors import DuplicateStepError, JournalError, StoreError, StoreFullError
+from journal.errors import DuplicateStepError, StoreError, StoreFullError
 from journal.events import (
     FAILURE_TYPES,
     Event,
@@ -174,9 +181,7 @@ class Runner:
         self.stop_exit_code: int | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genjournal-writer")
         self._group = GroupWriter(store)
-        self._io = ThreadPoolExecutor(
-            max_workers=IO_THREADS, thread_name_prefix="genjournal-io"
-        )
+        self._io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="genjournal-io")
         self._projection_dirty = False
         self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
         self._results: dict[tuple[str, str], Any] = {}
@@ -494,9 +499,7 @@ class Runner:
             self.reporter.step_failed(step, failure.error, failure.log.attempts)
             return self._settled(step, meta, False)
         except FatalProviderError as fatal:
-            self.request_stop(
-                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2
-            )
+            self.request_stop("aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2)
             return self._settled(step, None, False)
         except Stopped:
             return self._settled(step, None, False)
@@ -556,7 +559,9 @@ class Runner:
         style = self._results[(step.stream, "content")]
         if step.kind == "room":
             assert step.room_type is not None
-            return await self.provider.room(RoomRequest(sub, style, step.room_type, languages, step.stream, step.key))
+            return await self.provider.room(
+                RoomRequest(sub, style, step.room_type, languages, step.stream, step.key)
+            )
         assert step.index is not None
         room = None
         if step.kind == "room_image":
@@ -619,14 +624,18 @@ class Runner:
         )
         if step.kind == "content":
             return StyleFailed(
-                run_id=self.run_id, step=step.key,
-                data=StyleFailedData(subcategory=step.subcategory.slug, error=reason), meta=meta,
+                run_id=self.run_id,
+                step=step.key,
+                data=StyleFailedData(subcategory=step.subcategory.slug, error=reason),
+                meta=meta,
             )
         if step.kind == "room":
             assert step.room_type is not None
             return RoomFailed(
-                run_id=self.run_id, step=step.key,
-                data=RoomFailedData(room_type=step.room_type.slug, error=reason), meta=meta,
+                run_id=self.run_id,
+                step=step.key,
+                data=RoomFailedData(room_type=step.room_type.slug, error=reason),
+                meta=meta,
             )
         return ImageFailed(
             run_id=self.run_id,

@@ -82,8 +82,7 @@ class ConcurrencyError(StoreError):
 
     def __init__(self, stream: str, expected: int, actual: int) -> None:
         super().__init__(
-            f"stream {stream!r} is at version {actual}, not the expected {expected}; "
-            "nothing was written"
+            f"stream {stream!r} is at version {actual}, not the expected {expected}; nothing was written"
         )
         self.stream = stream
         self.expected = expected

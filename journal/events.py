@@ -17,8 +17,8 @@ import hashlib
 import json
 import re
 import uuid
-from json.encoder import encode_basestring as _encode_string
 from collections.abc import Callable
+from json.encoder import encode_basestring as _encode_string
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -348,15 +348,11 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
-}
+EVENT_TYPES: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in EVENT_CLASSES}
 CURRENT_SCHEMA: dict[str, int] = {
     name: cls.model_fields["schema_version"].default for name, cls in EVENT_TYPES.items()
 }
-SUCCESS_TYPES: frozenset[str] = frozenset(
-    name for name, cls in EVENT_TYPES.items() if cls.SUCCESS
-)
+SUCCESS_TYPES: frozenset[str] = frozenset(name for name, cls in EVENT_TYPES.items() if cls.SUCCESS)
 
 FAILURE_TYPES: frozenset[str] = frozenset({"StyleFailed", "RoomFailed", "ImageFailed"})
 
@@ -480,9 +476,7 @@ def decode_event(
             position=position,
         ) from exc
     except json.JSONDecodeError as exc:
-        raise CorruptEventError(
-            f"event {type_name!r}{where} is not valid JSON", position=position
-        ) from exc
+        raise CorruptEventError(f"event {type_name!r}{where} is not valid JSON", position=position) from exc
 
 
 def decode_raw(

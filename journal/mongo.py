@@ -470,8 +470,7 @@ class MongoEventStore(EventStore):
             if target.owned:
                 target.client.close()
             raise ConfigError(
-                f"bad MongoDB database name in {redact_url(url)}: "
-                f"{scrub(str(exc), url_secrets(url))}"
+                f"bad MongoDB database name in {redact_url(url)}: {scrub(str(exc), url_secrets(url))}"
             ) from exc
         try:
             return cls(
@@ -686,9 +685,7 @@ class MongoEventStore(EventStore):
             except _VersionTaken as exc:
                 if expected_version is not None:
                     self._abandon(block)
-                    raise ConcurrencyError(
-                        stream, expected_version, self.stream_version(stream)
-                    ) from exc
+                    raise ConcurrencyError(stream, expected_version, self.stream_version(stream)) from exc
                 # The block stays ours (nothing took its position): retry in it.
                 time.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
             except BaseException:
@@ -776,8 +773,7 @@ class MongoEventStore(EventStore):
     def _abandon(self, block: Block, *, start: int = 0) -> None:
         """Tombstones a block this writer will not commit, so readers need not wait for it."""
         docs = [
-            _tombstone(position, block.recorded_at)
-            for position in range(block.first + start, block.last + 1)
+            _tombstone(position, block.recorded_at) for position in range(block.first + start, block.last + 1)
         ]
         if not docs or self._closed:
             return
@@ -840,9 +836,7 @@ class MongoEventStore(EventStore):
             or count != len(items)
             or not isinstance(doc.get("stream"), str)
         ):
-            raise CorruptEventError(
-                f"the commit at position {position} is malformed", position=position
-            )
+            raise CorruptEventError(f"the commit at position {position} is malformed", position=position)
         recorded_at = _as_utc(doc.get("recorded_at"))
         if recorded_at is None:
             raise CorruptEventError(
@@ -854,9 +848,7 @@ class MongoEventStore(EventStore):
             if here <= min_position or version + offset <= min_version:
                 continue
             if not isinstance(item, dict):
-                raise CorruptEventError(
-                    f"event at position {here} is not a document", position=here
-                )
+                raise CorruptEventError(f"event at position {here} is not a document", position=here)
             if keep is not None and not keep(item):
                 continue
             type_name, schema_version = item.get("type"), item.get("schema_version")
@@ -866,9 +858,7 @@ class MongoEventStore(EventStore):
                 )
             data, meta = item.get("data"), item.get("meta", {})
             if not isinstance(data, dict | str) or not isinstance(meta, dict | str):
-                raise CorruptEventError(
-                    f"event at position {here} has no valid data or meta", position=here
-                )
+                raise CorruptEventError(f"event at position {here} has no valid data or meta", position=here)
             event = decode_event(
                 position=here,
                 event_id=str(item.get("id")),
@@ -1036,9 +1026,7 @@ class MongoEventStore(EventStore):
             or count != len(items)
             or not isinstance(stream, str)
         ):
-            raise CorruptEventError(
-                f"the commit at position {position} is malformed", position=position
-            )
+            raise CorruptEventError(f"the commit at position {position} is malformed", position=position)
         moment = _as_utc(doc.get("recorded_at"))
         if moment is None:
             raise CorruptEventError(
@@ -1053,9 +1041,7 @@ class MongoEventStore(EventStore):
             item = items[offset]
             here = position + offset
             if not isinstance(item, dict):
-                raise CorruptEventError(
-                    f"event at position {here} is not a document", position=here
-                )
+                raise CorruptEventError(f"event at position {here} is not a document", position=here)
             type_name, schema_version = item.get("type"), item.get("schema_version")
             if not isinstance(type_name, str) or not isinstance(schema_version, int):
                 raise CorruptEventError(
@@ -1063,9 +1049,7 @@ class MongoEventStore(EventStore):
                 )
             data, meta = item.get("data"), item.get("meta", {})
             if not (
-                current.get(type_name) == schema_version
-                and isinstance(data, dict)
-                and isinstance(meta, dict)
+                current.get(type_name) == schema_version and isinstance(data, dict) and isinstance(meta, dict)
             ):
                 if not isinstance(data, dict | str) or not isinstance(meta, dict | str):
                     raise CorruptEventError(
@@ -1107,9 +1091,7 @@ class MongoEventStore(EventStore):
     def position_gaps(self) -> list[int]:
         """Returns the positions that hold a tombstone instead of an event."""
         with self._calling():
-            docs = self._events.find(
-                {"stream": HOLE_STREAM}, {"position": 1}, sort=[("last_version", 1)]
-            )
+            docs = self._events.find({"stream": HOLE_STREAM}, {"position": 1}, sort=[("last_version", 1)])
             return [doc["position"] for doc in docs]
 
     # --- reading: by stream, step and filter ------------------------------------------
@@ -1118,9 +1100,7 @@ class MongoEventStore(EventStore):
         """Returns a stream's events after a version, in version order."""
         with self._calling():
             docs = list(
-                self._events.find({"stream": stream, "last_version": {"$gt": after}}).sort(
-                    "last_version", 1
-                )
+                self._events.find({"stream": stream, "last_version": {"$gt": after}}).sort("last_version", 1)
             )
         found: list[StoredEvent] = []
         for doc in docs:
@@ -1135,13 +1115,9 @@ class MongoEventStore(EventStore):
             )
         return int(doc["last_version"]) if doc is not None else 0
 
-    def _find_success(
-        self, collection: Collection[Doc], stream: str, step: str
-    ) -> StoredEvent | None:
+    def _find_success(self, collection: Collection[Doc], stream: str, step: str) -> StoredEvent | None:
         with self._calling():
-            doc = collection.find_one(
-                {"stream": stream, "success_step": {"$eq": step, "$type": "string"}}
-            )
+            doc = collection.find_one({"stream": stream, "success_step": {"$eq": step, "$type": "string"}})
         if doc is None:
             return None
         found = self._decode_doc(

@@ -43,7 +43,15 @@ from journal.errors import (
     StoreFullError,
     StoreUnavailableError,
 )
-from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw, dump_data, dump_meta
+from journal.events import (
+    CURRENT_SCHEMA,
+    SUCCESS_TYPES,
+    Event,
+    decode_event,
+    decode_raw,
+    dump_data,
+    dump_meta,
+)
 from journal.failpoints import failpoint
 from journal.store import (
     AppendBatch,
@@ -100,8 +108,7 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 _COLUMNS = (
-    "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta,"
-    " checksum"
+    "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta, checksum"
 )
 _INSERT = (
     "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id, step,"
@@ -150,7 +157,20 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _verify_checksum(row: tuple[Any, ...]) -> None:
-    position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta, checksum = row
+    (
+        position,
+        event_id,
+        stream,
+        version,
+        type_name,
+        schema_version,
+        recorded_at,
+        run_id,
+        step,
+        data,
+        meta,
+        checksum,
+    ) = row
     if checksum is not None and checksum != row_checksum(
         event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta
     ):
@@ -465,8 +485,16 @@ class SqliteEventStore(EventStore):
                         data,
                         meta,
                         row_checksum(
-                            event.id, stream, version, event.type, event.schema_version, stamp,
-                            event.run_id, event.step, data, meta,
+                            event.id,
+                            stream,
+                            version,
+                            event.type,
+                            event.schema_version,
+                            stamp,
+                            event.run_id,
+                            event.step,
+                            data,
+                            meta,
                         ),
                     )
                 )
@@ -528,8 +556,20 @@ class SqliteEventStore(EventStore):
     @staticmethod
     def _decode(row: tuple[Any, ...]) -> StoredEvent:
         _verify_checksum(row)
-        (position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step,
-         data, meta, _) = row
+        (
+            position,
+            event_id,
+            stream,
+            version,
+            type_name,
+            schema_version,
+            recorded_at,
+            run_id,
+            step,
+            data,
+            meta,
+            _,
+        ) = row
         event = decode_event(
             position=position,
             event_id=event_id,
@@ -592,11 +632,15 @@ class SqliteEventStore(EventStore):
         try:
             # One row-value bound, so SQLite seeks the (stream, version) index to the
             # page's first row instead of scanning from the range start every page.
-            rows = self._conn().execute(
-                f"SELECT {_COLUMNS} FROM events WHERE (stream, version) > (?, ?) AND stream < ?"
-                " AND position <= ? ORDER BY stream, version LIMIT ?",
-                (low[0], low[1], stop, max_position, limit),
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_COLUMNS} FROM events WHERE (stream, version) > (?, ?) AND stream < ?"
+                    " AND position <= ? ORDER BY stream, version LIMIT ?",
+                    (low[0], low[1], stop, max_position, limit),
+                )
+                .fetchall()
+            )
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         return self._raw(rows)
@@ -604,11 +648,15 @@ class SqliteEventStore(EventStore):
     def stream_sizes(self, *, start: str, stop: str, max_position: int) -> list[tuple[str, int]]:
         """Returns (stream, events at or before ``max_position``) for the streams in ``[start, stop)``."""
         try:
-            return self._conn().execute(
-                "SELECT stream, COUNT(*) FROM events WHERE stream >= ? AND stream < ? AND position <= ?"
-                " GROUP BY stream ORDER BY stream",
-                (start, stop, max_position),
-            ).fetchall()
+            return (
+                self._conn()
+                .execute(
+                    "SELECT stream, COUNT(*) FROM events WHERE stream >= ? AND stream < ? AND position <= ?"
+                    " GROUP BY stream ORDER BY stream",
+                    (start, stop, max_position),
+                )
+                .fetchall()
+            )
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
 
@@ -623,8 +671,20 @@ class SqliteEventStore(EventStore):
         null = _NULL
         current = CURRENT_SCHEMA
         for row in rows:
-            (position, event_id, stream, version, type_name, schema_version, recorded_at, run_id, step,
-             data, meta, checksum) = row
+            (
+                position,
+                event_id,
+                stream,
+                version,
+                type_name,
+                schema_version,
+                recorded_at,
+                run_id,
+                step,
+                data,
+                meta,
+                checksum,
+            ) = row
             if checksum is not None and checksum != crc32(
                 f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{recorded_at}"
                 f"\x1f{null if run_id is None else run_id}\x1f{null if step is None else step}"
@@ -639,22 +699,36 @@ class SqliteEventStore(EventStore):
                         raise ValueError("trailing bytes")
                 except (ValueError, StopIteration):
                     payload, meta_dict = decode_raw(
-                        position=position, type_name=type_name, schema_version=schema_version, data=data, meta=meta
+                        position=position,
+                        type_name=type_name,
+                        schema_version=schema_version,
+                        data=data,
+                        meta=meta,
                     )
             else:
                 payload, meta_dict = decode_raw(
-                    position=position, type_name=type_name, schema_version=schema_version, data=data, meta=meta
+                    position=position,
+                    type_name=type_name,
+                    schema_version=schema_version,
+                    data=data,
+                    meta=meta,
                 )
-            append(RawEvent(position, stream, version, type_name, recorded_at, run_id, step, payload, meta_dict))
+            append(
+                RawEvent(position, stream, version, type_name, recorded_at, run_id, step, payload, meta_dict)
+            )
         return out
 
     def read_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[tuple[Any, ...]]:
         """Returns undecoded rows (for verification and benchmarks)."""
         try:
-            return self._conn().execute(
-                f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                (after_position, limit),
-            ).fetchall()
+            return (
+                self._conn()
+                .execute(
+                    f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                    (after_position, limit),
+                )
+                .fetchall()
+            )
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
 
@@ -711,9 +785,7 @@ class SqliteEventStore(EventStore):
 
     def stream_version(self, stream: str) -> int:
         """Returns a stream's newest version (0 when empty)."""
-        return int(
-            self._scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,))
-        )
+        return int(self._scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)))
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
@@ -724,10 +796,14 @@ class SqliteEventStore(EventStore):
     def recorded_steps(self, *, stream_prefix: str = "") -> set[tuple[str, str]]:
         """Returns every (stream, step) with a success event (from the partial index)."""
         try:
-            rows = self._conn().execute(
-                "SELECT stream, step FROM events WHERE success = 1 AND stream >= ? AND stream < ?",
-                (stream_prefix, stream_prefix + "\U0010ffff"),
-            ).fetchall()
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT stream, step FROM events WHERE success = 1 AND stream >= ? AND stream < ?",
+                    (stream_prefix, stream_prefix + "\U0010ffff"),
+                )
+                .fetchall()
+            )
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
         return {(stream, step) for stream, step in rows}
@@ -794,9 +870,7 @@ class SqliteEventStore(EventStore):
     def release_lease(self, holder: LeaseHolder, *, name: str = "run") -> None:
         """Gives the lease up if we still hold it."""
         try:
-            self._conn().execute(
-                "DELETE FROM leases WHERE name = ? AND run_id = ?", (name, holder.run_id)
-            )
+            self._conn().execute("DELETE FROM leases WHERE name = ? AND run_id = ?", (name, holder.run_id))
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
 
@@ -836,10 +910,14 @@ class SqliteEventStore(EventStore):
 
     def position_gaps(self) -> list[int]:
         """Returns positions missing between 1 and the last position (should be none)."""
-        rows = self._conn().execute(
-            "SELECT position + 1 FROM events e WHERE position < (SELECT MAX(position) FROM events)"
-            " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.position = e.position + 1)"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT position + 1 FROM events e WHERE position < (SELECT MAX(position) FROM events)"
+                " AND NOT EXISTS (SELECT 1 FROM events f WHERE f.position = e.position + 1)"
+            )
+            .fetchall()
+        )
         first = self._scalar("SELECT MIN(position) FROM events")
         gaps = [row[0] for row in rows]
         if first is not None and first > 1:
@@ -848,4 +926,3 @@ class SqliteEventStore(EventStore):
 
     def __repr__(self) -> str:
         return f"SqliteEventStore({str(self.path)!r})"
-

@@ -27,8 +27,8 @@ import abc
 import os
 import socket
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
@@ -370,7 +370,9 @@ class EventStore(abc.ABC):
         results: list[list[StoredEvent] | StoreError] = []
         for batch in batches:
             try:
-                results.append(self.append(batch.stream, batch.events, expected_version=batch.expected_version))
+                results.append(
+                    self.append(batch.stream, batch.events, expected_version=batch.expected_version)
+                )
             except (ConcurrencyError, DuplicateStepError) as refused:
                 results.append(refused)
         return results

@@ -87,15 +87,11 @@ def check_types(types: Iterable[str] | None) -> list[str] | None:
     chosen = list(types)
     unknown = [name for name in chosen if name not in EVENT_TYPES]
     if unknown:
-        raise ValueError(
-            f"unknown event type {unknown[0]!r}; valid types: {', '.join(sorted(EVENT_TYPES))}"
-        )
+        raise ValueError(f"unknown event type {unknown[0]!r}; valid types: {', '.join(sorted(EVENT_TYPES))}")
     return chosen or None
 
 
-def locate(
-    where: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None
-) -> tuple[str, Path]:
+def locate(where: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> tuple[str, Path]:
     """Returns (journal URL, data dir) for a data directory or a journal URL."""
     text = os.fspath(where)
     if "://" in text:
@@ -271,9 +267,7 @@ class Journal:
         plan = snap.state.plan
         planned = plan.subcategories if plan is not None else ()
         rooms_each = len(plan.room_types) if plan is not None else 0
-        images_each = (
-            (plan.images_per_style + plan.images_per_room * rooms_each) if plan is not None else 0
-        )
+        images_each = (plan.images_per_style + plan.images_per_room * rooms_each) if plan is not None else 0
         counts = {"complete": 0, "partial": 0, "basic": 0, "failed": 0}
         rooms_done = rooms_failed = images_done = images_failed = 0
         for status, styles, r_done, r_failed, i_done, i_failed in views.progress_totals():
@@ -471,15 +465,11 @@ class Journal:
         else:
             price = prices.lookup(model)
             if price is not None:
-                found = price.cost(
-                    input_tokens=DEFAULT_TEXT_TOKENS[0], output_tokens=DEFAULT_TEXT_TOKENS[1]
-                )
+                found = price.cost(input_tokens=DEFAULT_TEXT_TOKENS[0], output_tokens=DEFAULT_TEXT_TOKENS[1])
         cache[model] = found
         return found
 
-    def crash_overhead(
-        self, *, identities: bool = True, plan_hash: str | None = None
-    ) -> CrashOverhead:
+    def crash_overhead(self, *, identities: bool = True, plan_hash: str | None = None) -> CrashOverhead:
         """Counts and estimates paid calls that crashed runs started but never journaled."""
         return self._crash_overhead(self.snapshot(), identities=identities, plan_hash=plan_hash)
 
@@ -513,9 +503,7 @@ class Journal:
                 usd = None if each is None else usd + each * text
             if image and usd is not None:
                 price = prices.lookup(fact["image_model"])
-                each = (
-                    price.image_price(fact["image_size"], fact["image_quality"]) if price else None
-                )
+                each = price.image_price(fact["image_size"], fact["image_quality"]) if price else None
                 usd = None if each is None else usd + each * image
         calls = self._lost_calls([c for c in crashed if c.calls_lost]) if identities else []
         return CrashOverhead(
@@ -537,9 +525,7 @@ class Journal:
         out: list[LostCall] = []
         for run in crashed:
             started = store.query(stream=f"run:{run.run_id}", types=["StepStarted"])
-            journaled = {
-                (e.stream, e.step) for e in store.query(run_id=run.run_id, stream_prefix="style:")
-            }
+            journaled = {(e.stream, e.step) for e in store.query(run_id=run.run_id, stream_prefix="style:")}
             for event in started:
                 data = event.data
                 key = (data.stream, data.step)

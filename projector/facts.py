@@ -186,8 +186,7 @@ def apply_run_facts(facts: RunFacts, event: RawEvent) -> RunFacts:
             facts["outcome"] = data["outcome"]
     except (KeyError, TypeError, AttributeError) as exc:
         raise CorruptEventError(
-            f"event {event.type!r} at position {event.position} lacks what its type promises"
-            f" ({exc!r})",
+            f"event {event.type!r} at position {event.position} lacks what its type promises ({exc!r})",
             position=event.position,
         ) from exc
     return facts

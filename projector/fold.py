@@ -1,13 +1,13 @@
 """The pure fold: journal events in, style documents out.
 
 ``apply(document, event)`` folds one event (as plain data, ``RawEvent``) of a
-``style:<slug>`` stream into that style's document, in place; ``finalize(document, plan)`` derives what depends on the plan
-(``status``, ``progress``, ``inPlan``, room order) from the plan recorded by the latest
-``RunStarted``. No clock, no I/O, no randomness: the same events and plan give the same
-documents, and ``dumps`` gives the same bytes. ``apply`` only appends and replaces;
-every ordering (rooms by plan, images by index) is ``finalize``'s job, so the result
-does not depend on how the events were chunked. Timestamps in a document come from the
-events' ``recorded_at``.
+``style:<slug>`` stream into that style's document, in place; ``finalize(document,
+plan)`` derives what depends on the plan (``status``, ``progress``, ``inPlan``, room
+order) from the plan recorded by the latest ``RunStarted``. No clock, no I/O, no
+randomness: the same events and plan give the same documents, and ``dumps`` gives the
+same bytes. ``apply`` only appends and replaces; every ordering (rooms by plan, images by
+index) is ``finalize``'s job, so the result does not depend on how the events were
+chunked. Timestamps in a document come from the events' ``recorded_at``.
 
 Applying an event whose stream version is not newer than the document's ``version`` is
 a no-op, so replaying an already-folded event can never apply it twice.
@@ -60,7 +60,17 @@ DOCUMENT_KEYS = (
     "version",
 )
 
-ROOM_KEYS = ("roomType", "name", "content", "keyPieces", "materials", "model", "images", "failedImages", "createdAt")
+ROOM_KEYS = (
+    "roomType",
+    "name",
+    "content",
+    "keyPieces",
+    "materials",
+    "model",
+    "images",
+    "failedImages",
+    "createdAt",
+)
 
 STATUSES = ("complete", "partial", "basic", "failed", "pending")
 
@@ -100,7 +110,12 @@ def _error(event: RawEvent) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": error["kind"], "message": error["message"]}
     if error.get("status") is not None:
         entry["status"] = error["status"]
-    return {"error": entry, "attempts": event.meta.get("attempts"), "runId": event.run_id, "at": event.recorded_at}
+    return {
+        "error": entry,
+        "attempts": event.meta.get("attempts"),
+        "runId": event.run_id,
+        "at": event.recorded_at,
+    }
 
 
 def _find(items: list[dict[str, Any]], key: str, value: Any) -> int:

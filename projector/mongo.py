@@ -303,9 +303,7 @@ class MongoViewStore(MongoFactsMixin, ViewStore):
             live = _view_state(current)
             lowered = live
             if live.checkpoint > state.checkpoint:
-                lowered = ViewState(
-                    checkpoint=state.checkpoint, plan=state.plan, extras=live.extras
-                )
+                lowered = ViewState(checkpoint=state.checkpoint, plan=state.plan, extras=live.extras)
             doc = _state_doc(lowered, token=_new_token())
             doc["fence"] = _fence_holder(token)
             if self._replace_state(current, doc):
@@ -333,9 +331,7 @@ class MongoViewStore(MongoFactsMixin, ViewStore):
         for _ in range(MAX_ATTEMPTS):
             with self._calling():
                 try:
-                    self._styles.replace_one(
-                        {"_id": slug, "version": {"$lte": version}}, body, upsert=True
-                    )
+                    self._styles.replace_one({"_id": slug, "version": {"$lte": version}}, body, upsert=True)
                     return True
                 except DuplicateKeyError:
                     # The filter missed and the insert found the slug taken: a newer
@@ -358,16 +354,12 @@ class MongoViewStore(MongoFactsMixin, ViewStore):
     def status_counts(self) -> dict[str, int]:
         """Returns how many documents have each status (served by the status index)."""
         with self._calling():
-            rows = list(
-                self._styles.aggregate([{"$group": {"_id": "$status", "count": {"$sum": 1}}}])
-            )
+            rows = list(self._styles.aggregate([{"$group": {"_id": "$status", "count": {"$sum": 1}}}]))
         return {row["_id"]: int(row["count"]) for row in rows}
 
     def _refinalize(self, slugs: list[str] | None, plan: PlanSpec | None) -> None:
         """Re-finalizes documents (all when ``slugs`` is None) under a plan; writes the changed."""
-        docs: Iterable[Document] = (
-            self.get(slugs).values() if slugs is not None else self.iter_documents()
-        )
+        docs: Iterable[Document] = self.get(slugs).values() if slugs is not None else self.iter_documents()
         changed: dict[str, Document] = {}
         for doc in docs:
             fresh = finalize(doc, plan)
@@ -413,9 +405,7 @@ class MongoViewStore(MongoFactsMixin, ViewStore):
         # leaves them ahead of it, and replaying their events is a no-op.
         self._write_facts(facts)
         failpoint("projection-before-checkpoint")
-        won = self._replace_state(
-            current, _state_doc(state, token=_new_token()), checkpoint=expected
-        )
+        won = self._replace_state(current, _state_doc(state, token=_new_token()), checkpoint=expected)
         if won:
             # The compare-and-swap read the state after our writes and found our plan,
             # unless this very commit changed it: then everything is re-finalized.
@@ -479,9 +469,7 @@ class MongoRebuildTarget(RebuildTarget):
                 for chunk in _chunks(sorted(documents))
                 for doc in target.find({"_id": {"$in": chunk}}, {"_id": 1})
             }
-            fresh = [
-                {"_id": slug, **doc} for slug, doc in documents.items() if slug not in existing
-            ]
+            fresh = [{"_id": slug, **doc} for slug, doc in documents.items() if slug not in existing]
             if fresh:
                 target.insert_many(fresh, ordered=True)
             for slug in existing:
@@ -526,10 +514,7 @@ class MongoRebuildTarget(RebuildTarget):
             # Whatever renamed, the fenced state is a safe one to serve (lowered to N).
             with suppress(JournalError):
                 current = views._read_state()
-                if (
-                    current is not None
-                    and (current.get("fence") or {}).get("rebuild") == self.token
-                ):
+                if current is not None and (current.get("fence") or {}).get("rebuild") == self.token:
                     views._lift_fence(current)
             raise
         if state.plan != plan_before:
@@ -546,9 +531,7 @@ class MongoRebuildTarget(RebuildTarget):
             views._runs_next.drop()
 
 
-def _find_by_slug(
-    collection: Collection[Doc], slugs: list[str], calling: Guard
-) -> dict[str, Document]:
+def _find_by_slug(collection: Collection[Doc], slugs: list[str], calling: Guard) -> dict[str, Document]:
     """Returns the documents of these slugs, ``_id`` stripped, key order kept."""
     found: dict[str, Document] = {}
     for chunk in _chunks(slugs):
@@ -559,9 +542,7 @@ def _find_by_slug(
     return found
 
 
-def _iter_by_slug(
-    collection: Collection[Doc], page_size: int, calling: Guard
-) -> Iterator[Document]:
+def _iter_by_slug(collection: Collection[Doc], page_size: int, calling: Guard) -> Iterator[Document]:
     """Yields documents sorted by slug, one short query per page (no cursor held open)."""
     last: str | None = None
     while True:

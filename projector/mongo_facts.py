@@ -109,19 +109,13 @@ def guarded_replace(
         for _ in range(MAX_ATTEMPTS):
             with calling():
                 try:
-                    collection.replace_one(
-                        {"_id": key, "version": {"$lte": version}}, body, upsert=True
-                    )
+                    collection.replace_one({"_id": key, "version": {"$lte": version}}, body, upsert=True)
                     break
                 except DuplicateKeyError:
                     # The filter missed and the insert found the id taken: a newer version
                     # is stored (keep it), or someone inserted it in between (try again).
                     stored = collection.find_one({"_id": key}, {"version": 1})
-            if (
-                stored is not None
-                and isinstance(stored.get("version"), int)
-                and stored["version"] > version
-            ):
+            if stored is not None and isinstance(stored.get("version"), int) and stored["version"] > version:
                 break
         else:
             raise StoreError(f"the facts of {key!r} could not be written")
@@ -204,9 +198,7 @@ class MongoFactsMixin:
         with self._calling():
             docs = list(self._runs.find({}))
         found = [run_facts_of(doc) for doc in docs]
-        found.sort(
-            key=lambda r: (r["started_position"] is None, r["started_position"] or 0, r["run_id"])
-        )
+        found.sort(key=lambda r: (r["started_position"] is None, r["started_position"] or 0, r["run_id"]))
         return found
 
     def progress_totals(self) -> list[ProgressTotal]:
@@ -267,15 +259,11 @@ class MongoFactsMixin:
         """Returns the slugs of the planned styles that have a document."""
         with self._calling():
             docs = list(
-                self._database.get_collection("styles")
-                .find({"inPlan": True}, {"_id": 1})
-                .sort("_id", 1)
+                self._database.get_collection("styles").find({"inPlan": True}, {"_id": 1}).sort("_id", 1)
             )
         return [doc["_id"] for doc in docs]
 
-    def cost_sums(
-        self, by: str | None = None, *, run_ids: Iterable[str] | None = None
-    ) -> list[CostSum]:
+    def cost_sums(self, by: str | None = None, *, run_ids: Iterable[str] | None = None) -> list[CostSum]:
         """Returns usage sums grouped by ``by`` and the price dimensions (one aggregation)."""
         if by is not None and by not in GROUPS:
             raise ValueError(f"cannot group costs by {by!r}; use one of {', '.join(GROUPS)}")

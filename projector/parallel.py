@@ -100,8 +100,14 @@ def fold_runs(store: SqliteEventStore, *, max_position: int) -> dict[str, RunFac
 
 
 def fold_partition(
-    path: str, suffix: str, start: str, stop: str, max_position: int, plan_json: str | None,
-    parent: int, progress: object | None = None,
+    path: str,
+    suffix: str,
+    start: str,
+    stop: str,
+    max_position: int,
+    plan_json: str | None,
+    parent: int,
+    progress: object | None = None,
 ) -> tuple[int, int]:
     """Folds a range of style streams into the ``*<suffix>`` tables; returns (events, documents)."""
     gc.disable()  # documents are acyclic trees; see Projector.rebuild
@@ -121,19 +127,19 @@ def fold_partition(
         if os.getppid() != parent:
             raise SystemExit("the rebuild that started this worker is gone")
         # Each style is written once into fresh tables: no old fact rows to delete.
-        write_documents(
-            conn, suffix, batch, Path(path), FactsUpdate(styles=batch_facts), replace_facts=False
-        )
+        write_documents(conn, suffix, batch, Path(path), FactsUpdate(styles=batch_facts), replace_facts=False)
         batch.clear()
         batch_facts.clear()
 
     try:
         while True:
-            page = store.read_streams_raw(start=start, stop=stop, after=after, max_position=max_position, limit=PAGE)
+            page = store.read_streams_raw(
+                start=start, stop=stop, after=after, max_position=max_position, limit=PAGE
+            )
             if not page:
                 break
             for event in page:
-                if doc is not None and doc["slug"] != event.stream[len(STYLE_PREFIX):]:
+                if doc is not None and doc["slug"] != event.stream[len(STYLE_PREFIX) :]:
                     batch[doc["slug"]] = finalize(doc, plan)
                     assert facts is not None
                     batch_facts[doc["slug"]] = facts
@@ -191,7 +197,10 @@ def run_partitions(
     procs = [
         ctx.Process(
             target=_worker,
-            args=((str(path), suffix, p.start, p.stop, max_position, plan_json, os.getpid(), counter), results),
+            args=(
+                (str(path), suffix, p.start, p.stop, max_position, plan_json, os.getpid(), counter),
+                results,
+            ),
             daemon=True,
         )
         for p in parts
@@ -223,4 +232,3 @@ def run_partitions(
     if progress is not None:
         progress(counter.value)
     return events, documents
-

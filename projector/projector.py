@@ -2,8 +2,9 @@
 
 ``catch_up`` reads the journal from the view store's checkpoint in pages, folds each
 page (``projector.fold``, and the audit facts of ``projector.facts``) and commits the
-touched documents and facts together with the new checkpoint — conditionally, so a concurrent projector that got there first makes this
-one re-read instead of writing stale documents. It relies on the store's ``read_all``
+touched documents and facts together with the new checkpoint — conditionally, so a
+concurrent projector that got there first makes this one re-read instead of writing
+stale documents. It relies on the store's ``read_all``
 promise that a reader remembering the last position it saw never misses a late commit.
 
 ``rebuild`` folds the whole journal from the first event into a fresh, invisible target

@@ -152,9 +152,7 @@ class CostLine(Report):
     input_tokens: int = 0
     output_tokens: int = 0
     images: int = 0
-    usd: float | None = Field(
-        description="the cost; None (unknown) when part of the usage has no price"
-    )
+    usd: float | None = Field(description="the cost; None (unknown) when part of the usage has no price")
     usd_priced: float = 0.0
     unpriced: Unpriced = Unpriced()
     unknown_models: list[str] = Field(default_factory=list)

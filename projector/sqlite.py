@@ -68,18 +68,14 @@ PROGRESS_COLUMNS = (
     "images_failed",
     "images_planned",
 )
-_PROGRESS_KEYS = (
-    "roomsDone", "roomsFailed", "roomsPlanned", "imagesDone", "imagesFailed", "imagesPlanned"
-)
+_PROGRESS_KEYS = ("roomsDone", "roomsFailed", "roomsPlanned", "imagesDone", "imagesFailed", "imagesPlanned")
 _COST_COLUMNS = ("slug", *COST_KEY_FIELDS, *COST_FIELDS)
 #: ``{table}`` is filled in per target (live or rebuild tables)
 _INSERT_COSTS = (
-    f"INSERT INTO {{table}} ({', '.join(_COST_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(_COST_COLUMNS))})"
+    f"INSERT INTO {{table}} ({', '.join(_COST_COLUMNS)}) VALUES ({', '.join('?' * len(_COST_COLUMNS))})"
 )
 _INSERT_RUN = (
-    f"INSERT OR REPLACE INTO {{table}} ({', '.join(RUN_FIELDS)})"
-    f" VALUES ({', '.join('?' * len(RUN_FIELDS))})"
+    f"INSERT OR REPLACE INTO {{table}} ({', '.join(RUN_FIELDS)}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
 )
 
 
@@ -98,7 +94,8 @@ def _schema(suffix: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS cost_facts{suffix} (slug TEXT NOT NULL, {keys}, {sums},"
         f" PRIMARY KEY (slug, {', '.join(COST_KEY_FIELDS)})) WITHOUT ROWID",
         f"CREATE TABLE IF NOT EXISTS runs{suffix} ("
-        " run_id TEXT PRIMARY KEY, version INTEGER NOT NULL, started_position INTEGER, started_at TEXT, finished_at TEXT, outcome TEXT, provider TEXT,"
+        " run_id TEXT PRIMARY KEY, version INTEGER NOT NULL, started_position INTEGER,"
+        " started_at TEXT, finished_at TEXT, outcome TEXT, provider TEXT,"
         " text_model TEXT, image_model TEXT, image_size TEXT, image_quality TEXT, plan_hash TEXT,"
         " host TEXT, pid INTEGER, started_text INTEGER NOT NULL, started_image INTEGER NOT NULL)",
     ]
@@ -112,8 +109,7 @@ def _indexes() -> list[str]:
         "CREATE INDEX IF NOT EXISTS styles_progress ON styles"
         f" (in_plan, status, slug, {', '.join(PROGRESS_COLUMNS)})",
         # Covers the usage sums by run (and so by model, day and in total) in index order.
-        "CREATE INDEX IF NOT EXISTS cost_facts_run ON cost_facts"
-        f" ({', '.join(COST_KEY_FIELDS)}, {sums})",
+        f"CREATE INDEX IF NOT EXISTS cost_facts_run ON cost_facts ({', '.join(COST_KEY_FIELDS)}, {sums})",
     ]
 
 
@@ -175,9 +171,7 @@ def _write_facts(
     table = f"cost_facts{suffix}"
     if facts.styles:
         if replace:
-            conn.executemany(
-                f"DELETE FROM {table} WHERE slug = ?", [(slug,) for slug in facts.styles]
-            )
+            conn.executemany(f"DELETE FROM {table} WHERE slug = ?", [(slug,) for slug in facts.styles])
         rows = [row for style in facts.styles.values() for row in cost_rows(style)]
         if rows:
             conn.executemany(_INSERT_COSTS.replace("{table}", table), rows)
@@ -188,9 +182,7 @@ def _write_facts(
         )
 
 
-def _select_facts(
-    conn: sqlite3.Connection, suffix: str, slugs: list[str]
-) -> dict[str, StyleFacts]:
+def _select_facts(conn: sqlite3.Connection, suffix: str, slugs: list[str]) -> dict[str, StyleFacts]:
     found: dict[str, StyleFacts] = {}
     width = 1 + len(COST_KEY_FIELDS) + len(COST_FIELDS)
     for start in range(0, len(slugs), 500):
@@ -243,9 +235,7 @@ def _iter_docs(conn: sqlite3.Connection, table: str, page_size: int) -> Iterator
 class SqliteViewStore(ViewStore):
     """Keeps style documents and the projection state in the journal's SQLite file."""
 
-    def __init__(
-        self, path: str | Path, *, busy_timeout_s: float = 60.0, create: bool = True
-    ) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 60.0, create: bool = True) -> None:
         self.path = Path(path)
         self._timeout = busy_timeout_s
         self._local = threading.local()
@@ -377,8 +367,7 @@ class SqliteViewStore(ViewStore):
                         return
                     rows: dict[str, list[tuple[Any, ...]]] = {}
                     for row in conn.execute(
-                        f"SELECT {', '.join(_COST_COLUMNS)} FROM cost_facts"
-                        " WHERE slug > ? AND slug <= ?",
+                        f"SELECT {', '.join(_COST_COLUMNS)} FROM cost_facts WHERE slug > ? AND slug <= ?",
                         (last, versions[-1][0]),
                     ):
                         rows.setdefault(row[0], []).append(row[1:width])
@@ -419,9 +408,7 @@ class SqliteViewStore(ViewStore):
         rows = self._query("SELECT slug FROM styles WHERE in_plan = 1 ORDER BY slug")
         return [row[0] for row in rows]
 
-    def cost_sums(
-        self, by: str | None = None, *, run_ids: Iterable[str] | None = None
-    ) -> list[CostSum]:
+    def cost_sums(self, by: str | None = None, *, run_ids: Iterable[str] | None = None) -> list[CostSum]:
         """Returns usage sums grouped by ``by`` and the price dimensions (one SQL aggregate)."""
         if by is not None and by not in GROUPS:
             raise ValueError(f"cannot group costs by {by!r}; use one of {', '.join(GROUPS)}")
@@ -454,9 +441,7 @@ class SqliteViewStore(ViewStore):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                current = conn.execute(
-                    "SELECT value FROM projection WHERE key = 'checkpoint'"
-                ).fetchone()
+                current = conn.execute("SELECT value FROM projection WHERE key = 'checkpoint'").fetchone()
                 if int(current[0] if current else 0) != expected:
                     conn.execute("ROLLBACK")
                     return False

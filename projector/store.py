@@ -158,7 +158,5 @@ class ViewStore(abc.ABC):
         """Returns the slugs of the planned styles that have a document."""
 
     @abc.abstractmethod
-    def cost_sums(
-        self, by: str | None = None, *, run_ids: Iterable[str] | None = None
-    ) -> list[CostSum]:
+    def cost_sums(self, by: str | None = None, *, run_ids: Iterable[str] | None = None) -> list[CostSum]:
         """Returns usage sums grouped by ``by`` (one of ``GROUPS``) and the price dimensions."""

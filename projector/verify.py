@@ -76,9 +76,7 @@ class Findings:
 
     def report(self) -> list[Finding]:
         """Returns the findings, errors first."""
-        items = sorted(
-            self._checks.items(), key=lambda item: (item[1].severity != "error", item[0])
-        )
+        items = sorted(self._checks.items(), key=lambda item: (item[1].severity != "error", item[0]))
         return [
             Finding(
                 check=check,
@@ -173,16 +171,14 @@ def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
             findings.add(
                 "blob-missing",
                 "error",
-                "image files named by ImageGenerated events are missing"
-                " (restore them from a backup)",
+                "image files named by ImageGenerated events are missing (restore them from a backup)",
                 f"{sha} (position {position})",
             )
         elif not blobs.matches(sha):
             findings.add(
                 "blob-mismatch",
                 "error",
-                "image files do not match their sha256: altered or damaged"
-                " (restore them from a backup)",
+                "image files do not match their sha256: altered or damaged (restore them from a backup)",
                 f"{sha} (position {position})",
             )
     present = 0
@@ -192,8 +188,7 @@ def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
             findings.add(
                 "blob-orphan",
                 "info",
-                "image files no event names"
-                " (left by a crash between saving and journaling; harmless)",
+                "image files no event names (left by a crash between saving and journaling; harmless)",
                 sha,
             )
     temps = blobs.temp_files()
@@ -218,9 +213,7 @@ def _check_store(store: EventStore, findings: Findings) -> None:
             findings.add("sqlite-integrity", "error", "PRAGMA integrity_check reports damage", line)
         gaps = store.position_gaps()
         for gap in gaps:
-            findings.add(
-                "positions", "error", "positions are missing (rows were removed)", str(gap)
-            )
+            findings.add("positions", "error", "positions are missing (rows were removed)", str(gap))
         rows = (
             store.connection()
             .execute(
@@ -285,8 +278,7 @@ def _check_projection(store: EventStore, views: ViewStore, scan: _Scan, findings
         findings.add(
             "projection-behind",
             "error",
-            "the projection has not folded the newest events"
-            " (status/export catch it up; or rebuild)",
+            "the projection has not folded the newest events (status/export catch it up; or rebuild)",
             f"checkpoint {state.checkpoint}, journal at {scan.last_position}",
         )
     if state.checkpoint > scan.last_position and not findings.has("events-decode"):
@@ -319,8 +311,7 @@ def _check_projection(store: EventStore, views: ViewStore, scan: _Scan, findings
             findings.add(
                 "projection-document",
                 "error",
-                "style documents differ from a fresh fold of their stream"
-                " (run `genjournal rebuild`)",
+                "style documents differ from a fresh fold of their stream (run `genjournal rebuild`)",
                 slug,
             )
         if doc["version"] < scan.style_versions.get(stream, 0):
@@ -422,17 +413,13 @@ def verify_journal(store: EventStore, data_dir: Path) -> VerifyReport:
     if any(f.check.startswith("projection") for f in found if f.severity == "error"):
         repair.append("genjournal rebuild  # recomputes the projection from the journal")
     if any(f.check.startswith("blob-m") for f in found):
-        repair.append(
-            "restore the named image files from a backup (recorded steps are never regenerated)"
-        )
+        repair.append("restore the named image files from a backup (recorded steps are never regenerated)")
     if any(
         f.check in ("events-decode", "sqlite-integrity", "positions", "stream-versions")
         for f in found
         if f.severity == "error"
     ):
-        repair.append(
-            "restore the journal from a backup: it is the source of truth and cannot be rebuilt"
-        )
+        repair.append("restore the journal from a backup: it is the source of truth and cannot be rebuilt")
     return VerifyReport(
         ok=not any(f.severity == "error" for f in found),
         backend=store.backend,

@@ -36,7 +36,9 @@ from journal.events import (
 RUN = "run-test-1"
 
 
-def small_plan(styles: int = 2, rooms: int = 2, images_per_style: int = 1, images_per_room: int = 1) -> PlanSpec:
+def small_plan(
+    styles: int = 2, rooms: int = 2, images_per_style: int = 1, images_per_room: int = 1
+) -> PlanSpec:
     """Returns a small plan with numbered styles and rooms."""
     return PlanSpec(
         languages=("en",),
@@ -95,8 +97,16 @@ def style_created(slug: str = "style-0", run_id: str = RUN, color: str = "#aa884
             content={"en": Prose(poetic="Light pools on lacquer.", factual="Born in the 1920s.")},
             keywords=("brass", "lacquer"),
         ),
-        meta=Meta(provider="offline", model="offline-text", prompt_version="p1", input_tokens=120,
-                  output_tokens=340, latency_ms=5, attempts=1, request_id="req-1"),
+        meta=Meta(
+            provider="offline",
+            model="offline-text",
+            prompt_version="p1",
+            input_tokens=120,
+            output_tokens=340,
+            latency_ms=5,
+            attempts=1,
+            request_id="req-1",
+        ),
     )
 
 
@@ -105,7 +115,9 @@ def style_failed(slug: str = "style-0", run_id: str = RUN) -> StyleFailed:
     return StyleFailed(
         run_id=run_id,
         step="content",
-        data=StyleFailedData(subcategory=slug, error=StepError(kind="server_error", message="HTTP 500", status=500)),
+        data=StyleFailedData(
+            subcategory=slug, error=StepError(kind="server_error", message="HTTP 500", status=500)
+        ),
         meta=Meta(model="offline-text", attempts=3),
     )
 

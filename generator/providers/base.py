@@ -40,7 +40,16 @@ ErrorKind = Literal[
 FATAL_KINDS: frozenset[str] = frozenset({"auth"})
 #: error kinds worth another attempt within the per-step attempt limit
 RETRYABLE_KINDS: frozenset[str] = frozenset(
-    {"rate_limited", "server_error", "connection", "timeout", "invalid_output", "refusal", "length", "unknown"}
+    {
+        "rate_limited",
+        "server_error",
+        "connection",
+        "timeout",
+        "invalid_output",
+        "refusal",
+        "length",
+        "unknown",
+    }
 )
 
 

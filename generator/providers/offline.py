@@ -180,9 +180,7 @@ class OfflineProvider:
         size = value or DEFAULT_IMAGE_SIZE
         match = _SIZE.fullmatch(size)
         if match is None or not all(16 <= int(side) <= 2048 for side in match.groups()):
-            raise ConfigError(
-                f"offline image size {size!r} must be WIDTHxHEIGHT with sides of 16..2048"
-            )
+            raise ConfigError(f"offline image size {size!r} must be WIDTHxHEIGHT with sides of 16..2048")
         self._size, self._width, self._height = size, int(match[1]), int(match[2])
 
     def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
@@ -222,9 +220,7 @@ class OfflineProvider:
             approach=notes.approach,
             color=Color(name=colour_name, hex=colour_hex),
             content={
-                language: Prose(
-                    poetic=_localise(poetic, language), factual=_localise(factual, language)
-                )
+                language: Prose(poetic=_localise(poetic, language), factual=_localise(factual, language))
                 for language in request.languages
             },
             keywords=notes.keywords,
@@ -268,9 +264,7 @@ class OfflineProvider:
                 for language in request.languages
             },
             content={
-                language: Prose(
-                    poetic=_localise(poetic, language), factual=_localise(factual, language)
-                )
+                language: Prose(poetic=_localise(poetic, language), factual=_localise(factual, language))
                 for language in request.languages
             },
             key_pieces=notes.key_pieces,
@@ -301,9 +295,7 @@ class OfflineProvider:
             image_size=self.image_size,
             image_quality=self.image_quality,
         )
-        return ImageResult(
-            png=png, width=width, height=height, prompt=self.image_prompt(request), call=call
-        )
+        return ImageResult(png=png, width=width, height=height, prompt=self.image_prompt(request), call=call)
 
     def image_prompt(self, request: ImageRequest) -> str:
         """Returns the image prompt a paid provider would be sent for this step."""

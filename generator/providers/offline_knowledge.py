@@ -8,7 +8,6 @@ colour goes and a companion colour for room images. Slugs a custom plan adds get
 deterministic generic profile from ``generic_style`` / ``generic_room`` instead.
 """
 
-# ruff: noqa: RUF001 - en dashes in date ranges ("1920s to 1930s") are typography.
 from __future__ import annotations
 
 import hashlib
@@ -809,9 +808,7 @@ STYLES: dict[str, StyleNotes] = {
 }
 
 
-def _r(
-    purpose: str, pieces: str, materials: str, surface: str, colour: tuple[str, str]
-) -> RoomNotes:
+def _r(purpose: str, pieces: str, materials: str, surface: str, colour: tuple[str, str]) -> RoomNotes:
     return RoomNotes(
         purpose=purpose,
         key_pieces=tuple(pieces.split("; ")),

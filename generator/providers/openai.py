@@ -286,9 +286,7 @@ _STATUS_KINDS: dict[int, ErrorKind] = {
     409: "server_error",
     429: "rate_limited",
 }
-_CONTENT_FILTER_CODES = frozenset(
-    {"content_policy_violation", "moderation_blocked", "content_filter"}
-)
+_CONTENT_FILTER_CODES = frozenset({"content_policy_violation", "moderation_blocked", "content_filter"})
 
 
 class OpenAIProvider:
@@ -321,9 +319,7 @@ class OpenAIProvider:
                     timeout=self.settings.text_timeout_s,
                 )
             except openai.OpenAIError as exc:
-                raise ProviderError(
-                    "auth", self._redact(f"cannot build the OpenAI client: {exc}")
-                ) from exc
+                raise ProviderError("auth", self._redact(f"cannot build the OpenAI client: {exc}")) from exc
         self._client = client
 
     def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
@@ -335,13 +331,9 @@ class OpenAIProvider:
     async def style(self, request: StyleRequest) -> StyleResult:
         """Generates a style's content (one attempt)."""
         entry = request.subcategory
-        prompt = STYLE_PROMPT.format(
-            name=entry.name, slug=entry.slug, languages=", ".join(request.languages)
-        )
+        prompt = STYLE_PROMPT.format(name=entry.name, slug=entry.slug, languages=", ".join(request.languages))
         model_type = response_models(request.languages)[0]
-        parsed, call = await self._structured(
-            prompt, model_type, f"{request.stream}/{request.step}"
-        )
+        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
         by_lang = self._by_language(parsed, request.languages, call)
         try:
             data = StyleCreatedData(
@@ -380,9 +372,7 @@ class OpenAIProvider:
             languages=", ".join(request.languages),
         )
         model_type = response_models(request.languages)[1]
-        parsed, call = await self._structured(
-            prompt, model_type, f"{request.stream}/{request.step}"
-        )
+        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
         by_lang = self._by_language(parsed, request.languages, call)
         try:
             data = RoomGeneratedData(
@@ -404,9 +394,7 @@ class OpenAIProvider:
         )
         return RoomResult(data=data, call=call)
 
-    async def _structured(
-        self, prompt: str, model_type: type[BaseModel], step: str
-    ) -> tuple[Any, CallInfo]:
+    async def _structured(self, prompt: str, model_type: type[BaseModel], step: str) -> tuple[Any, CallInfo]:
         """Sends one structured-output request; returns the parsed object and its cost."""
         settings = self.settings
         extra: dict[str, Any] = {}
@@ -466,9 +454,7 @@ class OpenAIProvider:
                 billed=call if usage else None,
             ) from exc
         if not completion.choices:
-            raise ProviderError(
-                "invalid_output", "the reply has no choices", status=200, billed=call
-            )
+            raise ProviderError("invalid_output", "the reply has no choices", status=200, billed=call)
         message = completion.choices[0].message
         if message.refusal:
             raise ProviderError(
@@ -483,9 +469,7 @@ class OpenAIProvider:
             )
         return message.parsed, call
 
-    def _by_language(
-        self, parsed: Any, languages: tuple[str, ...], call: CallInfo
-    ) -> dict[str, Any]:
+    def _by_language(self, parsed: Any, languages: tuple[str, ...], call: CallInfo) -> dict[str, Any]:
         """Keys the localized items by language; every language exactly once."""
         items = {item.language: item for item in parsed.localized}
         if len(items) != len(parsed.localized) or set(items) != set(languages):
@@ -529,12 +513,8 @@ class OpenAIProvider:
         return ROOM_IMAGE_PROMPT.format(
             **common,
             room_name=(_primary(room.name) if room else "") or request.room_type.name,
-            key_pieces=", ".join(room.key_pieces)
-            if room and room.key_pieces
-            else "as the style suggests",
-            materials=", ".join(room.materials)
-            if room and room.materials
-            else "as the style suggests",
+            key_pieces=", ".join(room.key_pieces) if room and room.key_pieces else "as the style suggests",
+            materials=", ".join(room.materials) if room and room.materials else "as the style suggests",
         )
 
     async def image(self, request: ImageRequest) -> ImageResult:
@@ -626,9 +606,7 @@ class OpenAIProvider:
     def _raise_call_error(self, exc: openai.OpenAIError) -> NoReturn:
         """Translates an SDK exception raised before any reply was read into a ProviderError."""
         if isinstance(exc, openai.APITimeoutError):
-            raise ProviderError(
-                "timeout", "no reply in time (the call may have been billed)"
-            ) from exc
+            raise ProviderError("timeout", "no reply in time (the call may have been billed)") from exc
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__
             detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
@@ -650,9 +628,7 @@ class OpenAIProvider:
             kind = "content_filter"
         if exc.request_id:
             message = f"{message} (request {exc.request_id})"
-        retry_after = (
-            parse_retry_after(headers) if kind in ("rate_limited", "server_error") else None
-        )
+        retry_after = parse_retry_after(headers) if kind in ("rate_limited", "server_error") else None
         return ProviderError(
             kind,
             self._redact(message),

@@ -108,9 +108,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
     env = _environment()
     csrf = new_csrf_token()
 
-    def render(
-        request: Request, name: str, context: Mapping[str, Any], status: int = 200
-    ) -> HTMLResponse:
+    def render(request: Request, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
         page = env.get_template(name).render(
             request_path=request.url.path,
             csrf=csrf,
@@ -166,9 +164,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
     async def costs_page(request: Request) -> Response:
         by = queries.parse_costs_by(request.query_params)
         report = await run_in_threadpool(dash.costs, by)
-        return render(
-            request, "costs.html", {"by": by, "report": report, "choices": queries.COSTS_BY}
-        )
+        return render(request, "costs.html", {"by": by, "report": report, "choices": queries.COSTS_BY})
 
     # --- JSON ------------------------------------------------------------------------
 
@@ -193,9 +189,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
     # --- live feed and blobs -------------------------------------------------------------
 
     async def events(request: Request) -> Response:
-        cursor = queries.parse_cursor(
-            request.headers.get("last-event-id"), request.query_params.get("after")
-        )
+        cursor = queries.parse_cursor(request.headers.get("last-event-id"), request.query_params.get("after"))
         start = dash.tail.head if cursor is None else cursor
         return StreamingResponse(
             event_stream(dash.tail, start, heartbeat_s=config.heartbeat_s),
@@ -225,9 +219,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
             raise queries.BadRequest("the request body is not JSON") from exc
         if not isinstance(body, dict):
             raise queries.BadRequest("the request body must be a JSON object")
-        problem = control_problem(
-            request, csrf=csrf, token=config.token, form_csrf=body.get(CSRF_FIELD)
-        )
+        problem = control_problem(request, csrf=csrf, token=config.token, form_csrf=body.get(CSRF_FIELD))
         if problem is not None:
             raise HTTPException(403, problem)
         return body

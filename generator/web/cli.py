@@ -88,20 +88,14 @@ def serve(
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as exc:
-        fail(
-            f"genjournal serve needs the web extra ({exc.name} is missing): "
-            "pip install 'genjournal[web]'"
-        )
+        fail(f"genjournal serve needs the web extra ({exc.name} is missing): pip install 'genjournal[web]'")
     from generator.web.security import is_loopback
 
     token = token or None
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
         fail(f"--token must be at least {MIN_TOKEN_LENGTH} characters")
     if not is_loopback(host) and token is None:
-        fail(
-            f"--host {host} is not a loopback address: "
-            "binding it needs --token (or GENJOURNAL_TOKEN)"
-        )
+        fail(f"--host {host} is not a loopback address: binding it needs --token (or GENJOURNAL_TOKEN)")
     from generator.web.app import create_app
     from generator.web.service import Dashboard, WebConfig
 

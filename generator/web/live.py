@@ -97,10 +97,7 @@ class JournalTail:
 
     def read_frames(self, after: int, limit: int = REPLAY_PAGE) -> list[Frame]:
         """Returns the frames of up to ``limit`` events after a position (blocking; for threads)."""
-        return [
-            encode_frame(stored)
-            for stored in self.store.read_all(after_position=after, limit=limit)
-        ]
+        return [encode_frame(stored) for stored in self.store.read_all(after_position=after, limit=limit)]
 
     async def start(self) -> None:
         """Starts tailing from the journal's current end."""
@@ -180,9 +177,7 @@ class JournalTail:
             sub.push(batch)
 
 
-async def event_stream(
-    tail: JournalTail, cursor: int, *, heartbeat_s: float = 15.0
-) -> AsyncIterator[bytes]:
+async def event_stream(tail: JournalTail, cursor: int, *, heartbeat_s: float = 15.0) -> AsyncIterator[bytes]:
     """Yields one client's SSE bytes: the events after ``cursor`` from the store, then live ones."""
     sub = tail.subscribe()
     try:

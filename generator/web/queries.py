@@ -138,9 +138,7 @@ def parse_cursor(last_event_id: str | None, after: str | None) -> int | None:
         try:
             value = int(text.strip())
         except ValueError:
-            raise BadRequest(
-                f"{name} must be a journal position (an integer), not {text[:40]!r}"
-            ) from None
+            raise BadRequest(f"{name} must be a journal position (an integer), not {text[:40]!r}") from None
         if value < 0:
             raise BadRequest(f"{name} must not be negative")
         return value
@@ -186,9 +184,7 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "model": meta.get("model"),
                 "tokens": tokens,
                 "images": meta.get("images"),
-                "error": f"{error.get('kind')}: {error.get('message')}"
-                if isinstance(error, dict)
-                else None,
+                "error": f"{error.get('kind')}: {error.get('message')}" if isinstance(error, dict) else None,
                 "outcome": data.get("outcome") if env["type"] == "RunFinished" else None,
             }
         )

@@ -93,17 +93,13 @@ class RunManager:
     def _child_alive(self) -> bool:
         return self.child is not None and self.child.poll() is None
 
-    def start(
-        self, request: RunRequest, *, plan: PlanSpec | None, store: EventStore
-    ) -> dict[str, Any]:
+    def start(self, request: RunRequest, *, plan: PlanSpec | None, store: EventStore) -> dict[str, Any]:
         """Starts ``genjournal run`` with the request's options; refuses while a run is live."""
         if self._child_alive():
             raise RunControlError("a run started from this dashboard is still running")
         holder = store.read_lease()
         if holder is not None and holder.is_alive(heartbeat_timeout_s=60.0):
-            raise RunControlError(
-                f"run {holder.run_id} (pid {holder.pid} on {holder.host}) is running"
-            )
+            raise RunControlError(f"run {holder.run_id} (pid {holder.pid} on {holder.host}) is running")
         if plan is not None:
             known = {entry.slug for entry in plan.subcategories}
             unknown = [slug for slug in request.subcategories if slug not in known]

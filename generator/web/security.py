@@ -66,11 +66,7 @@ def _host_name(host_header: str) -> str:
     """Returns the host part of a ``Host`` header (``[::1]:8765`` → ``::1``)."""
     if host_header.startswith("["):
         return host_header[1:].split("]", 1)[0].lower()
-    return (
-        host_header.rsplit(":", 1)[0].lower()
-        if host_header.count(":") == 1
-        else host_header.lower()
-    )
+    return host_header.rsplit(":", 1)[0].lower() if host_header.count(":") == 1 else host_header.lower()
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -127,10 +123,7 @@ class Guard:
                 return
             if not (
                 _equal(bearer_token(headers), self.token)
-                or (
-                    self.session is not None
-                    and _equal(cookie(headers, SESSION_COOKIE), self.session)
-                )
+                or (self.session is not None and _equal(cookie(headers, SESSION_COOKIE), self.session))
             ):
                 await _refuse(
                     scope,
@@ -194,9 +187,7 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def control_problem(
-    request: Request, *, csrf: str, token: str | None, form_csrf: str | None
-) -> str | None:
+def control_problem(request: Request, *, csrf: str, token: str | None, form_csrf: str | None) -> str | None:
     """Returns why a run-control request is refused, or None when it may proceed."""
     host = request.headers.get("host", "").lower()
     origin = request.headers.get("origin")

@@ -98,9 +98,7 @@ def image_meta(
     }
 
 
-def image_event(
-    data_dir: Path, slug: str, index: int, room: str | None, run_id: str
-) -> ImageGenerated:
+def image_event(data_dir: Path, slug: str, index: int, room: str | None, run_id: str) -> ImageGenerated:
     """Returns an ImageGenerated event whose blob really exists in the data dir."""
     event = samples.image_generated(index, room=room, run_id=run_id)
     ref = BlobStore(data_dir).put(f"png:{slug}:{event.step}".encode())
@@ -163,12 +161,8 @@ def standard_journal(audited: Audited) -> None:
     store, data = audited.store, audited.data_dir
     store.append("run:run-a", [run_started("run-a")])
     fill_complete_style(store, data, "style-0", "run-a")
-    store.append(
-        "style:style-1", [with_meta(samples.style_created("style-1"), "run-a", **text_meta())]
-    )
-    store.append(
-        "style:style-1", [with_meta(samples.room_generated("room-0"), "run-a", **text_meta())]
-    )
+    store.append("style:style-1", [with_meta(samples.style_created("style-1"), "run-a", **text_meta())])
+    store.append("style:style-1", [with_meta(samples.room_generated("room-0"), "run-a", **text_meta())])
     failed = with_meta(
         samples.image_failed(0, room="room-0"),
         "run-a",
@@ -186,9 +180,7 @@ def standard_journal(audited: Audited) -> None:
     store.append("run:run-b", [run_started("run-b")])
     for step, kind in (("content", "text"), ("image:style:0", "image"), ("room:room-0", "text")):
         store.append("run:run-b", [started("style:style-2", step, kind, "run-b")])  # type: ignore[arg-type]
-    store.append(
-        "style:style-2", [with_meta(samples.style_created("style-2"), "run-b", **text_meta())]
-    )
+    store.append("style:style-2", [with_meta(samples.style_created("style-2"), "run-b", **text_meta())])
     store.acquire_lease(dead_holder("run-b"))
 
 

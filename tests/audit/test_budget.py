@@ -13,9 +13,7 @@ from tests import samples
 
 STEPS = plan_steps(samples.small_plan(styles=1, rooms=1, images_per_style=2, images_per_room=0))
 CONTENT, IMAGE_0, IMAGE_1, ROOM = STEPS
-DALL_E = ProviderSettings(
-    text_model="gpt-5.4-mini", image_model="dall-e-3", image_quality="standard"
-)
+DALL_E = ProviderSettings(text_model="gpt-5.4-mini", image_model="dall-e-3", image_quality="standard")
 
 
 def guard(limit: float) -> BudgetGuard:

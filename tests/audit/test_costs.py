@@ -93,9 +93,7 @@ def test_image_size_and_quality_variants_are_priced_or_unknown(audited: Audited)
         [("1024x1024", "hd"), ("1792x1024", "standard"), ("512x512", "standard")]
     ):
         meta = {"model": "dall-e-3", "images": 1, "image_size": size, "image_quality": quality}
-        audited.store.append(
-            "style:style-0", [with_meta(samples.image_generated(index), "r", **meta)]
-        )
+        audited.store.append("style:style-0", [with_meta(samples.image_generated(index), "r", **meta)])
     report = CostReport.model_validate(audited.cli_json("costs", "--by", "model"))
     (line,) = report.lines
     assert line.usd is None
@@ -132,9 +130,7 @@ def test_prices_file_overrides_the_shipped_table(journal_a: Audited, tmp_path: P
 def test_a_bad_prices_file_is_one_line_and_exit_2(journal_a: Audited, tmp_path: Path) -> None:
     """A price table that does not validate is refused with one line, exit 2."""
     prices = tmp_path / "prices.toml"
-    prices.write_text(
-        'as_of = 2026-01-01\n[[model]]\nname = "x"\nfrom = 2020-01-01\ninput_per_1m = -1\n'
-    )
+    prices.write_text('as_of = 2026-01-01\n[[model]]\nname = "x"\nfrom = 2020-01-01\ninput_per_1m = -1\n')
     result = journal_a.cli("costs", "--prices", str(prices))
     assert result.exit_code == 2
     assert "input_per_1m" in result.stderr
@@ -170,6 +166,7 @@ def test_the_python_api_costs_equal_the_cli_json(journal_a: Audited) -> None:
 @pytest.mark.parametrize("by", [None, "style", "run", "model", "day"])
 def test_the_view_store_groups_usage_sums_in_the_database(journal_a: Audited, by: str | None) -> None:
     """ViewStore.cost_sums groups in SQL / an aggregation exactly as the report derives it."""
+
     def summed(rows: list[tuple[object, ...]]) -> dict[tuple[object, ...], list[int]]:
         out: dict[tuple[object, ...], list[int]] = {}
         for row in rows:

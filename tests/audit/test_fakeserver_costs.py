@@ -172,9 +172,7 @@ def test_unknown_prices_with_a_budget_are_refused_before_anything_is_touched(
     plan = tmp_path / "plan.toml"
     plan.write_text(PLAN)
     with FakeOpenAI(seed=1) as server:
-        result = run(
-            server, tmp_path / "data", plan, "--budget-usd", "5", "--text-model", "mystery-1"
-        )
+        result = run(server, tmp_path / "data", plan, "--budget-usd", "5", "--text-model", "mystery-1")
         assert result.exit_code == 2
         assert "mystery-1" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -28,9 +28,7 @@ def test_history_with_a_type_and_a_limit_takes_the_newest_matching_events(
     """--type RoomGenerated --limit 2 returns the two newest room events, still oldest first."""
     every = ENTRIES.validate_python(journal_a.cli_json("history", "--type", "RoomGenerated"))
     assert len(every) == 3
-    newest = ENTRIES.validate_python(
-        journal_a.cli_json("history", "--type", "RoomGenerated", "--limit", "2")
-    )
+    newest = ENTRIES.validate_python(journal_a.cli_json("history", "--type", "RoomGenerated", "--limit", "2"))
     assert [e.position for e in newest] == [e.position for e in every[-2:]]
 
 

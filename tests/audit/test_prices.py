@@ -55,9 +55,7 @@ def test_the_shipped_table_prices_every_default_model_and_offline_at_zero() -> N
     assert table.cost("offline-text-1", None, input_tokens=5000) == 0.0
     assert table.cost("offline-image-1", None, unmetered_images=4, image_size="256x256") == 0.0
     assert (
-        table.cost(
-            "gpt-image-1", None, unmetered_images=1, image_size="1024x1024", image_quality="high"
-        )
+        table.cost("gpt-image-1", None, unmetered_images=1, image_size="1024x1024", image_quality="high")
         == 0.167
     )
 
@@ -82,22 +80,10 @@ def test_the_price_in_force_on_the_day_is_used() -> None:
 def test_image_size_and_quality_variants_and_wildcards() -> None:
     """Per-image prices depend on size and quality; "*" catches the rest; token-less sizes work."""
     table = parse_prices(TABLE, source="t")
-    assert (
-        table.cost("img", None, unmetered_images=2, image_size="1024x1024", image_quality="low")
-        == 0.02
-    )
-    assert (
-        table.cost("img", None, unmetered_images=1, image_size="1024x1024", image_quality="high")
-        == 0.10
-    )
-    assert (
-        table.cost("img", None, unmetered_images=1, image_size="1024x1024", image_quality="medium")
-        is None
-    )
-    assert (
-        table.cost("img", None, unmetered_images=1, image_size="2048x2048", image_quality=None)
-        == 0.5
-    )
+    assert table.cost("img", None, unmetered_images=2, image_size="1024x1024", image_quality="low") == 0.02
+    assert table.cost("img", None, unmetered_images=1, image_size="1024x1024", image_quality="high") == 0.10
+    assert table.cost("img", None, unmetered_images=1, image_size="1024x1024", image_quality="medium") is None
+    assert table.cost("img", None, unmetered_images=1, image_size="2048x2048", image_quality=None) == 0.5
     assert table.cost("img", None, input_tokens=10) is None  # no token prices for this model
 
 
@@ -134,8 +120,7 @@ def test_meta_cost_prices_tokens_when_recorded_and_images_otherwise() -> None:
         ),
         ('as_of = 2026-01-01\n[[model]]\nname = "x"\nfrom = 2026-01-01\nprice = 3', "price"),
         (
-            'as_of = 2026-01-01\n[[model]]\nname = "x"\nfrom = 2026-01-01\n'
-            '[model.images]\n"1k" = { a = -2 }',
+            'as_of = 2026-01-01\n[[model]]\nname = "x"\nfrom = 2026-01-01\n[model.images]\n"1k" = { a = -2 }',
             "negative",
         ),
         ("[[model]]\nname = 'x'\n", "as_of"),

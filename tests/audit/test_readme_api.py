@@ -25,9 +25,7 @@ def readme_example() -> str:
     return str(blocks[0])
 
 
-def test_the_readme_python_api_example_runs_verbatim(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_readme_python_api_example_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run verbatim against an offline run in ./genjournal-data, it prints status and verify OK."""
     monkeypatch.chdir(tmp_path)
     for name in ("GENJOURNAL_DATA_DIR", "GENJOURNAL_DB", "OPENAI_API_KEY"):

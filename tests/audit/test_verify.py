@@ -27,9 +27,7 @@ def _caught_up(audited: Audited) -> None:
 
 
 def _blob_of(audited: Audited, slug: str) -> Path:
-    event = next(
-        e for e in audited.store.read_stream(f"style:{slug}") if e.type == "ImageGenerated"
-    )
+    event = next(e for e in audited.store.read_stream(f"style:{slug}") if e.type == "ImageGenerated")
     return BlobStore(audited.data_dir).path_for(event.data.sha256)
 
 
@@ -85,9 +83,7 @@ def test_verify_counts_orphan_blobs_and_temp_files_as_info(journal_a: Audited) -
     """A file no event names and a leftover temp file are reported (info) without failing verify."""
     _caught_up(journal_a)
     orphan = BlobStore(journal_a.data_dir).put(b"an image no event names")
-    (BlobStore(journal_a.data_dir).path_for(orphan.sha256).parent / ".tmp-abc-1-x").write_bytes(
-        b"half"
-    )
+    (BlobStore(journal_a.data_dir).path_for(orphan.sha256).parent / ".tmp-abc-1-x").write_bytes(b"half")
     code, report = _verify(journal_a)
     assert code == 0
     assert report.ok

@@ -62,9 +62,7 @@ def reconcile(
     api = [e for e in entries if e.get("family") is not None or e["path"].startswith("/v1/")]
     if run_id is None:
         if api:
-            problems.append(
-                f"{len(api)} API request(s) from a process that never recorded RunStarted"
-            )
+            problems.append(f"{len(api)} API request(s) from a process that never recorded RunStarted")
         return account, problems
     started: dict[tuple[str, str], int] = {}
     for event in events:
@@ -114,8 +112,7 @@ def reconcile(
         meta = outcome["meta"]
         if _usage([meta]) != _usage(billable):
             problems.append(
-                f"{run_id} {key}: the journal's usage {_usage([meta])} is not "
-                f"the ledger's {_usage(billable)}"
+                f"{run_id} {key}: the journal's usage {_usage([meta])} is not the ledger's {_usage(billable)}"
             )
         if outcome["type"] in SUCCESS:
             account.results_journaled += 1
@@ -141,13 +138,8 @@ def reconcile(
             f"{account.steps_in_flight} steps were in flight"
         )
     finished = [e for e in events if e["type"] == "RunFinished" and e["stream"] == f"run:{run_id}"]
-    if (
-        finished
-        and finished[-1]["data"]["outcome"] in ("completed", "failed")
-        and account.steps_in_flight
-    ):
+    if finished and finished[-1]["data"]["outcome"] in ("completed", "failed") and account.steps_in_flight:
         problems.append(
-            f"{run_id} ended {finished[-1]['data']['outcome']} "
-            f"with {account.steps_in_flight} steps in flight"
+            f"{run_id} ended {finished[-1]['data']['outcome']} with {account.steps_in_flight} steps in flight"
         )
     return account, problems

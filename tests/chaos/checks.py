@@ -34,9 +34,7 @@ def planned_keys(plan: dict[str, Any]) -> list[tuple[str, str]]:
         keys += [(stream, f"image:style:{i}") for i in range(plan.get("images_per_style", 3))]
         for room in rooms:
             keys.append((stream, f"room:{room}"))
-            keys += [
-                (stream, f"image:room:{room}:{i}") for i in range(plan.get("images_per_room", 3))
-            ]
+            keys += [(stream, f"image:room:{room}:{i}") for i in range(plan.get("images_per_room", 3))]
     return keys
 
 
@@ -63,9 +61,7 @@ def check_journal(events: Sequence[Envelope], *, gap_free_positions: bool) -> li
     problems: list[str] = []
     counts = Counter((e["stream"], e["step"]) for e in events if e["type"] in SUCCESS)
     problems += [
-        f"duplicate success for {stream} {step} ({n} events)"
-        for (stream, step), n in counts.items()
-        if n > 1
+        f"duplicate success for {stream} {step} ({n} events)" for (stream, step), n in counts.items() if n > 1
     ]
     versions: dict[str, list[int]] = {}
     for event in events:
@@ -145,9 +141,7 @@ def temp_files(data_dir: Path) -> list[Path]:
     return sorted(root.glob("*/.tmp-*")) if root.is_dir() else []
 
 
-def check_blobs(
-    events: Sequence[Envelope], data_dir: Path, *, stale_pids: Iterable[int] = ()
-) -> list[str]:
+def check_blobs(events: Sequence[Envelope], data_dir: Path, *, stale_pids: Iterable[int] = ()) -> list[str]:
     """Checks every image event's blob and every blob file against its hash; no stale temp file."""
     problems: list[str] = []
     for event in events:
@@ -158,18 +152,14 @@ def check_blobs(
         if not path.is_file():
             problems.append(f"{event['stream']} {event['step']}: blob {data['path']} is missing")
         elif sha256_file(path) != data["sha256"] or path.stat().st_size != data["bytes"]:
-            problems.append(
-                f"{event['stream']} {event['step']}: blob {data['path']} does not match its hash"
-            )
+            problems.append(f"{event['stream']} {event['step']}: blob {data['path']} does not match its hash")
     root = data_dir / "images"
     if root.is_dir():
         for shard in sorted(root.iterdir()):
             for entry in sorted(shard.iterdir()) if shard.is_dir() else ():
                 match = BLOB_NAME.match(entry.name)
                 if match and (match["sha"][:2] != shard.name or sha256_file(entry) != match["sha"]):
-                    problems.append(
-                        f"blob file {entry.relative_to(data_dir)} does not hash to its name"
-                    )
+                    problems.append(f"blob file {entry.relative_to(data_dir)} does not hash to its name")
     stale = set(stale_pids)
     for temp in temp_files(data_dir):
         match = TEMP_NAME.match(temp.name)
@@ -195,9 +185,7 @@ def check_completion(events: Sequence[Envelope], plan: dict[str, Any], run_id: s
     A step still pending must have a failure event in that run, or depend (transitively)
     on a step that has one: a failed room blocks its images, and says why for them.
     """
-    failed = {
-        (e["stream"], e["step"]) for e in events if e["type"] in FAILURE and e["run_id"] == run_id
-    }
+    failed = {(e["stream"], e["step"]) for e in events if e["type"] in FAILURE and e["run_id"] == run_id}
     missing = set(pending(events, plan))
     problems: list[str] = []
     for stream, step in sorted(missing):
@@ -206,16 +194,12 @@ def check_completion(events: Sequence[Envelope], plan: dict[str, Any], run_id: s
             parent = dependency(key[1])
             key = (stream, parent) if parent is not None and (stream, parent) in missing else None
         if key is None:
-            problems.append(
-                f"{stream} {step} is neither done nor explained by a failure event of {run_id}"
-            )
+            problems.append(f"{stream} {step} is neither done nor explained by a failure event of {run_id}")
     return problems
 
 
 def traceback_in(text: str) -> list[str]:
     """Checks that a process printed no Python traceback."""
     return (
-        ["a traceback was printed: " + text[text.index("Traceback") :][:300]]
-        if "Traceback" in text
-        else []
+        ["a traceback was printed: " + text[text.index("Traceback") :][:300]] if "Traceback" in text else []
     )

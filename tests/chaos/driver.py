@@ -256,9 +256,7 @@ def plan_dict(styles: int, config: ChaosConfig) -> dict[str, Any]:
         "languages": ["en"],
         "images_per_style": config.images_per_style,
         "images_per_room": config.images_per_room,
-        "subcategories": [
-            {"slug": slug, "name": slug.replace("-", " ").title()} for slug in SLUGS[:styles]
-        ],
+        "subcategories": [{"slug": slug, "name": slug.replace("-", " ").title()} for slug in SLUGS[:styles]],
         "room_types": [
             {"slug": slug, "name": slug.replace("-", " ").title()} for slug in ROOMS[: config.rooms]
         ],
@@ -291,9 +289,7 @@ class Episode:
             raise ValueError(f"at most {len(SLUGS)} styles and {len(ROOMS)} rooms")
         self.config = config
         self.rng = random.Random(config.seed)
-        self.workdir = config.workdir or Path(
-            tempfile.mkdtemp(prefix=f"genjournal-chaos-{config.seed}-")
-        )
+        self.workdir = config.workdir or Path(tempfile.mkdtemp(prefix=f"genjournal-chaos-{config.seed}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / "data"
         self.plan_file = self.workdir / "plan.toml"
@@ -342,9 +338,7 @@ class Episode:
         while self.stats.kills < self.config.kills:
             budget -= 1
             if budget < 0:
-                self._fail(
-                    [f"only {self.stats.kills} kills landed in {self.stats.processes} processes"]
-                )
+                self._fail([f"only {self.stats.kills} kills landed in {self.stats.processes} processes"])
             self._cycle(self._choose())
         self._finish()
 
@@ -566,14 +560,10 @@ class Episode:
             if action.kind == "rebuild"
             else ["export", "--out", str(out.with_suffix(".during"))]
         )
-        args += ["--data-dir", str(self.data_dir)] + (
-            ["--db", self.config.db] if self.config.db else []
-        )
+        args += ["--data-dir", str(self.data_dir)] + (["--db", self.config.db] if self.config.db else [])
         record = self._execute(action.kind, args, action)
         if record.returncode not in (0, FAILPOINT_EXIT_CODE):
-            self._fail(
-                [f"{action.kind} exited {record.returncode}: {record.stderr.strip()[-300:]}"]
-            )
+            self._fail([f"{action.kind} exited {record.returncode}: {record.stderr.strip()[-300:]}"])
         self._after(record)
         if self._export(out.with_suffix(".after")) != before:
             self._fail([f"export changed across a killed {action.kind}"])
@@ -632,9 +622,7 @@ class Episode:
             problems += reconcile(run_id, snap.events, entries)[1]
         elif entries:
             problems.append(f"`genjournal {record.kind}` made {len(entries)} API requests")
-        stale = (
-            set(self.run_pids) - {record.pid} if run_id and not self.config.in_process else set()
-        )
+        stale = set(self.run_pids) - {record.pid} if run_id and not self.config.in_process else set()
         problems += checks.check_blobs(snap.events, self.data_dir, stale_pids=stale)
         problems += self._expectations(record)
         if record.kind == "run":
@@ -671,10 +659,7 @@ class Episode:
         """Checks how the process ended against what its action asked for."""
         action, code, text = record.action, record.returncode, record.stderr
         if record.killed_by is not None:
-            if (
-                action.kind in ("exit", "rebuild", "export")
-                and f"failpoint {action.point} hit" not in text
-            ):
+            if action.kind in ("exit", "rebuild", "export") and f"failpoint {action.point} hit" not in text:
                 return [f"exit {code} without 'failpoint {action.point} hit' on stderr"]
             return []
         problems = checks.traceback_in(text)
@@ -735,9 +720,7 @@ class Episode:
         if self._export(self.workdir / "final.after") != before:
             problems.append("export after rebuild differs from export before it")
         docs = json.loads(before)
-        if sorted(doc["slug"] for doc in docs) != sorted(
-            s["slug"] for s in self.plan["subcategories"]
-        ):
+        if sorted(doc["slug"] for doc in docs) != sorted(s["slug"] for s in self.plan["subcategories"]):
             problems.append("the export does not hold every planned style")
         if any(doc["status"] != "complete" for doc in docs):
             problems.append("a style of the completed plan is not complete in the export")
@@ -750,9 +733,7 @@ class Episode:
         self._recount()
 
     def _last_run_id(self) -> str:
-        return next(
-            e["run_id"] for e in reversed(self.snapshot.events) if e["type"] == "RunStarted"
-        )
+        return next(e["run_id"] for e in reversed(self.snapshot.events) if e["type"] == "RunStarted")
 
 
 def _wait_for_work(proc: subprocess.Popen[bytes], err_path: Path, timeout_s: float = 60.0) -> None:
@@ -782,9 +763,7 @@ def run_episode(config: ChaosConfig) -> EpisodeStats:
 
 def parser() -> argparse.ArgumentParser:
     """Returns the command line of the driver (every ChaosConfig field is an option)."""
-    p = argparse.ArgumentParser(
-        prog="python -m tests.chaos.driver", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m tests.chaos.driver", description=__doc__.split("\n")[0])
     defaults = ChaosConfig()
     for item in dataclasses.fields(ChaosConfig):
         flag = f"--{item.name.replace('_', '-')}"
@@ -794,9 +773,7 @@ def parser() -> argparse.ArgumentParser:
         elif item.name == "workdir":
             p.add_argument(flag, type=Path, default=None)
         elif item.name == "db":
-            p.add_argument(
-                flag, default=None, help="a mongodb:// URL (default: SQLite in the data dir)"
-            )
+            p.add_argument(flag, default=None, help="a mongodb:// URL (default: SQLite in the data dir)")
         else:
             p.add_argument(flag, type=type(default), default=default)
     return p

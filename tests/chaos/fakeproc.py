@@ -110,9 +110,7 @@ class InProcessServer:
         self.server.configure(patch)
 
 
-def settle(
-    source: LedgerSource, *, quiet_s: float = 0.3, timeout_s: float = 10.0
-) -> list[dict[str, Any]]:
+def settle(source: LedgerSource, *, quiet_s: float = 0.3, timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """Waits until the ledger stops growing for ``quiet_s`` (a killed client's requests land)."""
     deadline = time.monotonic() + timeout_s
     last = source.ledger()

@@ -100,9 +100,7 @@ def table(stats: list[EpisodeStats], seeds: range, command: str, seconds: float)
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the soak; prints the table on stdout, exits 1 if any episode failed."""
-    p = argparse.ArgumentParser(
-        prog="python -m tests.chaos.soak", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m tests.chaos.soak", description=__doc__.split("\n")[0])
     p.add_argument("--kills", type=int, default=200, help="total kills to reach (default 200)")
     p.add_argument("--seed-start", type=int, default=1)
     p.add_argument("--kills-per-seed", type=int, default=10)

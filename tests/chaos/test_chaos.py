@@ -60,9 +60,7 @@ def test_mongomock_leg_crashes_runs_in_process_with_raise_failpoints(tmp_path: P
     backend = MongoBackend(real=False)
     try:
         stats = run_episode(
-            ChaosConfig(
-                seed=3, kills=8, db=backend.url, in_process=True, workdir=tmp_path / "episode"
-            )
+            ChaosConfig(seed=3, kills=8, db=backend.url, in_process=True, workdir=tmp_path / "episode")
         )
     finally:
         backend.cleanup()
@@ -80,9 +78,7 @@ def test_real_mongodb_leg_kills_subprocess_runs(tmp_path: Path) -> None:
     """Against a real MongoDB, runs killed by failpoint exits and SIGKILL keep the invariants."""
     backend = MongoBackend(real=True)
     try:
-        stats = run_episode(
-            ChaosConfig(seed=4, kills=10, db=backend.url, workdir=tmp_path / "episode")
-        )
+        stats = run_episode(ChaosConfig(seed=4, kills=10, db=backend.url, workdir=tmp_path / "episode"))
     finally:
         backend.cleanup()
     assert stats.kills >= 10

@@ -76,9 +76,7 @@ class Journal:
         )
 
 
-def ledger_entry(
-    step: str, request_id: str, *, outcome: str = "ok", tokens: int = 10
-) -> dict[str, Any]:
+def ledger_entry(step: str, request_id: str, *, outcome: str = "ok", tokens: int = 10) -> dict[str, Any]:
     """Returns a ledger entry like the fake server's, for a call the real API bills."""
     billable = outcome in ("ok", "malformed")
     return {
@@ -116,8 +114,7 @@ def test_a_duplicate_success_is_flagged() -> None:
     journal = complete_journal()
     journal.add("style:art-deco", "RoomGenerated", step="room:kitchen")
     assert any(
-        "duplicate success" in p
-        for p in checks.check_journal(journal.events, gap_free_positions=True)
+        "duplicate success" in p for p in checks.check_journal(journal.events, gap_free_positions=True)
     )
 
 
@@ -128,9 +125,7 @@ def test_version_and_position_gaps_are_flagged() -> None:
     found = checks.check_journal(events, gap_free_positions=True)
     assert any("versions are not" in p for p in found)
     assert any("positions have gaps" in p for p in found)
-    assert not any(
-        "positions have gaps" in p for p in checks.check_journal(events, gap_free_positions=False)
-    )
+    assert not any("positions have gaps" in p for p in checks.check_journal(events, gap_free_positions=False))
 
 
 def test_a_rewritten_or_missing_earlier_row_is_flagged() -> None:
@@ -157,9 +152,7 @@ def test_pending_steps_need_a_failure_event_of_the_last_run() -> None:
     journal.step("content", "r1", outcome="StyleCreated")
     assert len(checks.check_completion(journal.events, PLAN, RUN)) == 2  # the room and its image
     journal.add("style:art-deco", "RoomFailed", step="room:kitchen")
-    assert (
-        checks.check_completion(journal.events, PLAN, RUN) == []
-    )  # the image is blocked by the room
+    assert checks.check_completion(journal.events, PLAN, RUN) == []  # the image is blocked by the room
     assert len(checks.check_completion(journal.events, PLAN, "run-2")) == 2
 
 

@@ -44,9 +44,7 @@ def first_position(data: Path, type_name: str) -> int:
     conn = sqlite3.connect(data / "journal.db")
     try:
         return int(
-            conn.execute(
-                "SELECT MIN(position) FROM events WHERE type = ?", (type_name,)
-            ).fetchone()[0]
+            conn.execute("SELECT MIN(position) FROM events WHERE type = ?", (type_name,)).fetchone()[0]
         )
     finally:
         conn.close()
@@ -56,9 +54,7 @@ def damage_row(data: Path, position: int, replacement: bytes) -> int:
     """Overwrites one byte of the JSON payload of the event at ``position``; returns it."""
     conn = sqlite3.connect(data / "journal.db")
     try:
-        payload = conn.execute(
-            "SELECT data FROM events WHERE position = ?", (position,)
-        ).fetchone()[0]
+        payload = conn.execute("SELECT data FROM events WHERE position = ?", (position,)).fetchone()[0]
     finally:
         conn.close()
     path = data / "journal.db"
@@ -153,9 +149,7 @@ def test_regression_invalid_utf8_in_a_row_names_its_position(journal_dir: Path) 
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize(
-    ("type_name", "byte"), [("StyleCreated", b"X"), ("RoomGenerated", b"\xff")]
-)
+@pytest.mark.parametrize(("type_name", "byte"), [("StyleCreated", b"X"), ("RoomGenerated", b"\xff")])
 def test_verify_lists_the_damaged_row(journal_dir: Path, type_name: str, byte: bytes) -> None:
     """``genjournal verify --json`` exits 1 with a finding that names the damaged row's position."""
     position = damage_row(journal_dir, first_position(journal_dir, type_name), byte)
@@ -163,7 +157,5 @@ def test_verify_lists_the_damaged_row(journal_dir: Path, type_name: str, byte: b
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is False
-    named = [
-        f for f in report["findings"] if any(f"position {position}" in ex for ex in f["examples"])
-    ]
+    named = [f for f in report["findings"] if any(f"position {position}" in ex for ex in f["examples"])]
     assert named, report["findings"]

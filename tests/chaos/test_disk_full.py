@@ -56,9 +56,7 @@ def test_disk_full_on_a_blob_write_stops_with_one_line_and_the_next_run_complete
 ) -> None:
     """ENOSPC writing an image (once, or every time): exit 1, RunFinished(aborted) says why."""
     data = tmp_path / "data"
-    result = genjournal(
-        *run_args(plan, data, "--provider", "openai"), server=fake, failpoint_spec=spec
-    )
+    result = genjournal(*run_args(plan, data, "--provider", "openai"), server=fake, failpoint_spec=spec)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "aborted" in last_line(result.stderr)
@@ -95,9 +93,7 @@ def test_disk_full_on_a_journal_append_stops_with_one_line_and_the_next_run_comp
 def fill(store: SqliteEventStore) -> None:
     """Group-commits pairs of styles (one savepoint each) until the store refuses a group."""
     for i in range(0, 1000, 2):
-        store.append_many(
-            [AppendBatch(f"style:s{j}", [samples.style_created(f"s{j}")]) for j in (i, i + 1)]
-        )
+        store.append_many([AppendBatch(f"style:s{j}", [samples.style_created(f"s{j}")]) for j in (i, i + 1)])
 
 
 def test_regression_sqlite_full_in_a_group_commit_reports_disk_full(tmp_path: Path) -> None:
@@ -148,6 +144,4 @@ def test_a_real_sqlite_full_journal_stops_the_run_cleanly_and_the_next_run_compl
     assert done.exit_code == 0, done.stderr
     after = sqlite_snapshot(data, tmp_path / "snap-after")
     assert checks.check_prefix(snap.rows, after.rows) == []
-    assert len(checks.successes(after.events)) == 2 * (
-        1 + 3 + 24 * 4
-    )  # two styles of the default catalogue
+    assert len(checks.successes(after.events)) == 2 * (1 + 3 + 24 * 4)  # two styles of the default catalogue

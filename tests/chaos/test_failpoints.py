@@ -97,9 +97,7 @@ def test_nth_fires_once_and_is_counted() -> None:
         failpoints.configure("blob-writ=exit")
 
 
-def test_step_before_call_dies_before_any_request(
-    tmp_path: Path, plan: Path, fake: FakeOpenAI
-) -> None:
+def test_step_before_call_dies_before_any_request(tmp_path: Path, plan: Path, fake: FakeOpenAI) -> None:
     """At step-before-call the run is recorded but no step was started and nothing was requested."""
     die_at("step-before-call", plan, tmp_path / "data", fake)
     assert [e["type"] for e in events(tmp_path / "data")] == ["RunStarted"]

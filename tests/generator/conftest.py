@@ -33,8 +33,6 @@ def make_provider(fake_openai: FakeOpenAI) -> Callable[..., OpenAIProvider]:
     """Returns a factory of OpenAI providers pointed at the fake server."""
 
     def make(**settings: Any) -> OpenAIProvider:
-        return OpenAIProvider(
-            OpenAISettings(**settings), api_key=TEST_API_KEY, base_url=fake_openai.base_url
-        )
+        return OpenAIProvider(OpenAISettings(**settings), api_key=TEST_API_KEY, base_url=fake_openai.base_url)
 
     return make

@@ -39,9 +39,7 @@ def post(
         headers["Authorization"] = f"Bearer {key}"
     if step is not None:
         headers["X-Genjournal-Step"] = step
-    request = urllib.request.Request(
-        server.url + path, json.dumps(body).encode(), headers, method="POST"
-    )
+    request = urllib.request.Request(server.url + path, json.dumps(body).encode(), headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=5) as reply:
             return reply.status, dict(reply.headers), json.loads(reply.read())
@@ -117,17 +115,14 @@ def decode_png(data: bytes) -> tuple[int, int, bytes]:
 def test_chat_reply_validates_against_the_schema_sent() -> None:
     """A structured reply validates against the request's schema ($defs, enums, patterns)."""
     with FakeOpenAI(seed=3) as server:
-        status, headers, body = post(
-            server, "/v1/chat/completions", chat_body(strict_schema(Catalogue))
-        )
+        status, headers, body = post(server, "/v1/chat/completions", chat_body(strict_schema(Catalogue)))
     assert status == 200
     message = body["choices"][0]["message"]
     parsed = Catalogue.model_validate_json(message["content"])
     assert [e.language for e in parsed.entries] == ["en", "fr", "de"]
     assert re.fullmatch(r"#[0-9a-fA-F]{6}", parsed.swatch.hex)
     assert (
-        body["usage"]["total_tokens"]
-        == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+        body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
     )
     assert body["id"].startswith("chatcmpl-")
     assert headers["x-request-id"].startswith("req_")
@@ -138,9 +133,7 @@ def test_schema_faker_uses_the_prompt_phrases() -> None:
     """Generated names come from the prompt's quoted phrases, so text reads plausibly."""
     import random
 
-    value = SchemaFaker(
-        strict_schema(Swatch), random.Random(1), 'Room "Japandi Kitchen"'
-    ).generate()
+    value = SchemaFaker(strict_schema(Swatch), random.Random(1), 'Room "Japandi Kitchen"').generate()
     assert Swatch.model_validate(value)
     text = SchemaFaker(
         {"type": "object", "properties": {"name": {"type": "string"}}},
@@ -204,9 +197,7 @@ def test_response_format_is_refused_for_gpt_image_models_only() -> None:
 def test_rate_limit_mode_refuses_past_the_limit_with_openai_headers() -> None:
     """Past the limit the server answers 429 with retry-after and accurate x-ratelimit headers."""
     with FakeOpenAI(text={"rpm": 120}) as server:  # 2 per second, a burst of 2
-        replies = [
-            post(server, "/v1/chat/completions", chat_body(strict_schema(Swatch))) for _ in range(3)
-        ]
+        replies = [post(server, "/v1/chat/completions", chat_body(strict_schema(Swatch))) for _ in range(3)]
     (s1, h1, _), (s2, h2, _), (s3, h3, b3) = replies
     assert (s1, s2, s3) == (200, 200, 429)
     assert h1["x-ratelimit-limit-requests"] == "120"
@@ -237,15 +228,10 @@ def test_rules_match_step_header_or_prompt_and_can_expire() -> None:
     schema = strict_schema(Swatch)
     with FakeOpenAI(rules=[{"match": "living-room", "fault": "500"}]) as server:
         server.add_rule("Wabi", "429", times=1)
-        hit = post(
-            server, "/v1/chat/completions", chat_body(schema), step="style:a/room:living-room"
-        )[0]
-        miss = post(server, "/v1/chat/completions", chat_body(schema), step="style:a/room:kitchen")[
-            0
-        ]
+        hit = post(server, "/v1/chat/completions", chat_body(schema), step="style:a/room:living-room")[0]
+        miss = post(server, "/v1/chat/completions", chat_body(schema), step="style:a/room:kitchen")[0]
         once = [
-            post(server, "/v1/chat/completions", chat_body(schema, 'Style "Wabi Sabi"'))[0]
-            for _ in range(2)
+            post(server, "/v1/chat/completions", chat_body(schema, 'Style "Wabi Sabi"'))[0] for _ in range(2)
         ]
         steps = [e.step for e in server.ledger()]
     assert (hit, miss, once) == (500, 200, [429, 200])
@@ -256,17 +242,12 @@ def test_outage_drops_every_connection_for_its_window() -> None:
     """An outage drops every API connection (control endpoints stay up), then heals."""
     with FakeOpenAI() as server:
         server.outage(0.3)
-        with pytest.raises(
-            (http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)
-        ):
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
             post(server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"})
         with urllib.request.urlopen(server.url + "/_health", timeout=5) as reply:
             assert json.loads(reply.read())["status"] == "ok"
         time.sleep(0.35)
-        assert (
-            post(server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"})[0]
-            == 200
-        )
+        assert post(server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"})[0] == 200
         outcomes = [(e.outcome, e.billable) for e in server.ledger()]
     assert outcomes == [("dropped", False), ("ok", True)]
 
@@ -274,12 +255,8 @@ def test_outage_drops_every_connection_for_its_window() -> None:
 def test_bad_key_gets_401_echoing_a_masked_key() -> None:
     """A configured bad key is refused with the real API's message, which shows a masked key."""
     with FakeOpenAI(bad_keys=[TEST_API_KEY]) as server:
-        status, _, body = post(
-            server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"}
-        )
-        missing = post(
-            server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"}, key=None
-        )[0]
+        status, _, body = post(server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"})
+        missing = post(server, "/v1/images/generations", {"model": "gpt-image-2", "prompt": "x"}, key=None)[0]
     assert (status, missing) == (401, 401)
     message = body["error"]["message"]
     assert TEST_API_KEY not in message
@@ -326,9 +303,7 @@ def test_same_seed_gives_the_same_replies_and_faults() -> None:
                 status, _, body = post(
                     server, "/v1/chat/completions", chat_body(strict_schema(Swatch)), step=f"s/{i}"
                 )
-                out.append(
-                    (status, body["choices"][0]["message"]["content"] if status == 200 else None)
-                )
+                out.append((status, body["choices"][0]["message"]["content"] if status == 200 else None))
             return out
 
     assert session(5) == session(5)

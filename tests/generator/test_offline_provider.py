@@ -58,9 +58,7 @@ def style_of(
 ) -> StyleResult:
     """Generates a style's content."""
     return run(
-        provider.style(
-            StyleRequest(subcategory=entry, languages=languages, stream=f"style:{entry.slug}")
-        )
+        provider.style(StyleRequest(subcategory=entry, languages=languages, stream=f"style:{entry.slug}"))
     )
 
 
@@ -170,10 +168,7 @@ def test_images_do_not_depend_on_call_order() -> None:
     style = style_of(provider, entry).data
     rooms = [ROOM_BY_SLUG[slug] for slug in ("bathroom", "attic", "patio")]
     forward = {room.slug: image_of(provider, entry, style, 2, room).png for room in rooms}
-    backward = {
-        room.slug: image_of(OfflineProvider(), entry, style, 2, room).png
-        for room in reversed(rooms)
-    }
+    backward = {room.slug: image_of(OfflineProvider(), entry, style, 2, room).png for room in reversed(rooms)}
     assert forward == backward
 
 
@@ -231,9 +226,7 @@ def test_style_images_show_the_style_colour() -> None:
         entry = STYLE_BY_SLUG[slug]
         style = style_of(provider, entry).data
         for i in range(3):
-            assert near(
-                pixels(decode_png(image_of(provider, entry, style, i).png)[2]), style.color.hex
-            ), slug
+            assert near(pixels(decode_png(image_of(provider, entry, style, i).png)[2]), style.color.hex), slug
 
 
 def test_room_images_use_the_colour_of_the_requested_style() -> None:
@@ -292,9 +285,7 @@ def test_image_size_can_be_changed_after_construction() -> None:
     assert decode_png(image_of(provider, entry, style, 0).png)[:2] == (256, 256)
 
 
-@pytest.mark.parametrize(
-    "size", ["256", "0x10", "10x10", "4096x4096", "abcxdef", "256x256 ", "256x256\n"]
-)
+@pytest.mark.parametrize("size", ["256", "0x10", "10x10", "4096x4096", "abcxdef", "256x256 ", "256x256\n"])
 def test_bad_image_size_is_a_config_error(size: str) -> None:
     """An image size that is not WIDTHxHEIGHT within 16..2048 is refused as configuration."""
     with pytest.raises(ConfigError, match="offline image size"):
@@ -321,9 +312,7 @@ def test_every_shipped_style_yields_valid_journal_payloads(entry: CatalogEntry) 
     assert notes.fact in prose.factual
     assert data.color.hex in prose.factual
     _round_trip(
-        StyleCreated(
-            run_id="r", step="content", data=data, meta=_meta(provider, style.call, "style")
-        )
+        StyleCreated(run_id="r", step="content", data=data, meta=_meta(provider, style.call, "style"))
     )
     for room in (CATALOGUE.room_types[0], CATALOGUE.room_types[11], CATALOGUE.room_types[-1]):
         profile = room_of(provider, entry, data, room)
@@ -376,9 +365,7 @@ def test_text_calls_are_free_and_tagged() -> None:
 def test_room_profile_follows_the_requested_style_approach_and_colour() -> None:
     """A room profile is written in the approach and colour of the style data it is given."""
     provider = OfflineProvider()
-    profile = room_of(
-        provider, STYLE_BY_SLUG["art-deco"], custom_style(), ROOM_BY_SLUG["bedroom"]
-    ).data
+    profile = room_of(provider, STYLE_BY_SLUG["art-deco"], custom_style(), ROOM_BY_SLUG["bedroom"]).data
     text = profile.content["en"]
     assert "Everything is arranged around one vermilion wall." in text.factual
     assert "Test Vermilion (#e0301e)" in text.factual
@@ -407,10 +394,7 @@ def test_unknown_slugs_get_deterministic_generic_content() -> None:
     assert re.fullmatch(r"#[0-9a-f]{6}", style.data.color.hex)
     assert 3 <= len(style.data.keywords) <= 6
     profile = room_of(first, entry, style.data, room)
-    assert (
-        profile.data.model_dump_json()
-        == room_of(second, entry, style.data, room).data.model_dump_json()
-    )
+    assert profile.data.model_dump_json() == room_of(second, entry, style.data, room).data.model_dump_json()
     assert profile.data.name == {"en": "Solarpunk Sauna"}
     assert profile.data.key_pieces
     image = image_of(first, entry, style.data, 0, room)

@@ -89,9 +89,7 @@ def image_request(index: int = 0, room: bool = False) -> ImageRequest:
 async def failure(provider: OpenAIProvider, call: str = "style") -> ProviderError:
     """Makes one call that must fail; returns its ProviderError."""
     async with provider:
-        attempt = (
-            provider.style(style_request()) if call == "style" else provider.image(image_request())
-        )
+        attempt = provider.style(style_request()) if call == "style" else provider.image(image_request())
         with pytest.raises(ProviderError) as caught:
             await attempt
     return caught.value
@@ -185,9 +183,7 @@ def test_image_success_returns_a_png_and_sends_no_response_format(
     asyncio.run(scenario())
 
 
-def test_dalle_models_are_asked_for_b64_json(
-    fake_openai: FakeOpenAI, make_provider: MakeProvider
-) -> None:
+def test_dalle_models_are_asked_for_b64_json(fake_openai: FakeOpenAI, make_provider: MakeProvider) -> None:
     """DALL·E models get response_format=b64_json, since they default to URLs."""
 
     async def scenario() -> None:
@@ -263,9 +259,7 @@ def test_image_faults_map_to_error_kinds(
         assert error.billed.images == 1
 
 
-@pytest.mark.parametrize(
-    ("header", "expected"), [("both", 0.25), ("ms", 0.25), ("s", 1.0), ("none", None)]
-)
+@pytest.mark.parametrize(("header", "expected"), [("both", 0.25), ("ms", 0.25), ("s", 1.0), ("none", None)])
 def test_rate_limited_error_carries_the_servers_retry_after(
     fake_openai: FakeOpenAI,
     make_provider: MakeProvider,
@@ -273,16 +267,12 @@ def test_rate_limited_error_carries_the_servers_retry_after(
     expected: float | None,
 ) -> None:
     """A 429 reports retry-after-ms when present, else retry-after in seconds, else nothing."""
-    fake_openai.set_endpoint(
-        "text", faults={"429": 1.0}, retry_after_s=0.25, retry_after_header=header
-    )
+    fake_openai.set_endpoint("text", faults={"429": 1.0}, retry_after_s=0.25, retry_after_header=header)
     error = asyncio.run(failure(make_provider()))
     assert (error.kind, error.retry_after_s) == ("rate_limited", expected)
 
 
-def test_timeout_is_classified_as_timeout(
-    fake_openai: FakeOpenAI, make_provider: MakeProvider
-) -> None:
+def test_timeout_is_classified_as_timeout(fake_openai: FakeOpenAI, make_provider: MakeProvider) -> None:
     """A reply that never comes within the timeout is a `timeout` error."""
     fake_openai.configure({"hang_s": 2.0})
     fake_openai.add_rule("", "hang")

@@ -65,9 +65,7 @@ def test_default_catalogue_is_60_styles_by_24_rooms() -> None:
     assert (spec.images_per_style, spec.images_per_room) == (3, 3)
     assert spec.languages == ("en",)
     assert loaded.plan_hash == spec.plan_hash()
-    images = len(spec.subcategories) * (
-        spec.images_per_style + len(spec.room_types) * spec.images_per_room
-    )
+    images = len(spec.subcategories) * (spec.images_per_style + len(spec.room_types) * spec.images_per_room)
     assert images == 4500
 
 
@@ -410,9 +408,7 @@ def test_syntax_error_carries_line_and_column(tmp_path: Path) -> None:
 
 def test_inline_array_entries_are_named_without_a_line(tmp_path: Path) -> None:
     """Entries written as an inline array are still named by index and slug."""
-    path = write(
-        tmp_path, 'subcategories = [{slug = "a", name = "A"}, {slug = "B b", name = "B"}]\n'
-    )
+    path = write(tmp_path, 'subcategories = [{slug = "a", name = "A"}, {slug = "B b", name = "B"}]\n')
     message = refusal(path)
     assert 'subcategories[1] (slug "B b"): slug must match' in message
     assert '(try "b-b")' in message

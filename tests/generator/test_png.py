@@ -61,8 +61,7 @@ def near(colours: set[tuple[int, int, int]], hex_colour: str, tolerance: int = 3
     """Tells whether some colour is within ``tolerance`` per channel of ``hex_colour``."""
     target = parse_hex(hex_colour)
     return any(
-        all(abs(c - t) <= tolerance for c, t in zip(colour, target, strict=True))
-        for colour in colours
+        all(abs(c - t) <= tolerance for c, t in zip(colour, target, strict=True)) for colour in colours
     )
 
 
@@ -83,9 +82,7 @@ def test_encoder_round_trips_exact_pixels() -> None:
         (5000, 1, [b"\x00" * 15000], "outside"),
     ],
 )
-def test_encoder_refuses_inconsistent_input(
-    width: int, height: int, rows: list[bytes], message: str
-) -> None:
+def test_encoder_refuses_inconsistent_input(width: int, height: int, rows: list[bytes], message: str) -> None:
     """encode_png refuses rows of the wrong length or count and impossible sizes."""
     with pytest.raises(ValueError, match=message):
         encode_png(width, height, rows)
@@ -133,9 +130,7 @@ def test_accent_colour_is_mixed_into_swatches() -> None:
     """An accent colour (a room's palette) appears in a good share of the swatches."""
     hits = 0
     for i in range(60):
-        rows = decode_png(render_swatch(64, 64, "#1f2f4f", f"a{i}".encode(), accent_hex="#c07a55"))[
-            2
-        ]
+        rows = decode_png(render_swatch(64, 64, "#1f2f4f", f"a{i}".encode(), accent_hex="#c07a55"))[2]
         hits += near(pixels(rows), "#c07a55")
     assert hits >= 15
 

@@ -37,9 +37,7 @@ def limiter(clock: VirtualClock, **options: float) -> RateLimiter:
     return RateLimiter("text", clock=clock, sleep=clock.sleep, **options)
 
 
-def success(
-    limit: int | None = None, remaining: int | None = None, reset: float | None = None
-) -> CallInfo:
+def success(limit: int | None = None, remaining: int | None = None, reset: float | None = None) -> CallInfo:
     """Returns a successful call whose headers said this."""
     rate = RateLimitInfo(limit_requests=limit, remaining_requests=remaining, reset_requests_s=reset)
     return CallInfo(model="m", latency_ms=1, rate=rate)

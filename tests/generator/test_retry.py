@@ -97,9 +97,7 @@ def test_retry_after_is_honoured() -> None:
     """The wait before a retry is never shorter than the server's retry-after."""
     sleeps = Sleeps()
     limited = ProviderError("rate_limited", "slow down", status=429, retry_after_s=5.0)
-    _, log = run(
-        Script(limited, limited, OK), sleeps, policy=RetryPolicy(base_delay_s=0.1, max_delay_s=1.0)
-    )
+    _, log = run(Script(limited, limited, OK), sleeps, policy=RetryPolicy(base_delay_s=0.1, max_delay_s=1.0))
     assert log.attempts == 3
     assert sleeps.delays == [5.0, 5.0]
 
@@ -119,9 +117,7 @@ def test_backoff_is_exponential_full_jitter_and_bounded() -> None:
 
 def test_attempt_limit_raises_step_failed_with_the_last_error() -> None:
     """A step that keeps failing stops after max_attempts with StepFailed naming the last error."""
-    script = Script(
-        ProviderError("connection", "reset"), ProviderError("server_error", "boom", status=500)
-    )
+    script = Script(ProviderError("connection", "reset"), ProviderError("server_error", "boom", status=500))
     with pytest.raises(StepFailed) as failed:
         run(script, policy=RetryPolicy(max_attempts=3))
     assert script.calls == 3

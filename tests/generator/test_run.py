@@ -80,7 +80,11 @@ def documents(data_dir: Path) -> dict[str, dict[str, object]]:
 
 def successes(events: list[dict[str, object]]) -> list[tuple[object, object]]:
     """Returns the (stream, step) of every success event, in journal order."""
-    return [(e["stream"], e["step"]) for e in events if e["type"] in ("StyleCreated", "RoomGenerated", "ImageGenerated")]
+    return [
+        (e["stream"], e["step"])
+        for e in events
+        if e["type"] in ("StyleCreated", "RoomGenerated", "ImageGenerated")
+    ]
 
 
 def test_offline_run_completes_a_small_plan_and_records_the_run(tmp_path: Path) -> None:
@@ -130,8 +134,17 @@ def test_limit_takes_the_first_styles_with_pending_work(tmp_path: Path) -> None:
 def test_subcategory_selects_only_those_styles(tmp_path: Path) -> None:
     """--subcategory (repeatable) restricts the run to the named styles."""
     data = tmp_path / "data"
-    result = invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data),
-                    "--subcategory", "wabi-sabi", "--subcategory", "japandi")
+    result = invoke(
+        "run",
+        "--plan",
+        str(write_plan(tmp_path)),
+        "--data-dir",
+        str(data),
+        "--subcategory",
+        "wabi-sabi",
+        "--subcategory",
+        "japandi",
+    )
     assert result.exit_code == 0
     assert {s for s, _ in successes(journal_events(data))} == {"style:wabi-sabi", "style:japandi"}
 
@@ -142,9 +155,11 @@ def test_plan_that_gained_a_room_runs_only_the_new_steps(tmp_path: Path) -> None
     assert invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data)).exit_code == 0
     before = successes(journal_events(data))
     bigger = PLAN + '\n[[room_types]]\nslug = "sunroom"\nname = "Sunroom"\n'
-    result = invoke("run", "--plan", str(write_plan(tmp_path, bigger, "bigger.toml")), "--data-dir", str(data))
+    result = invoke(
+        "run", "--plan", str(write_plan(tmp_path, bigger, "bigger.toml")), "--data-dir", str(data)
+    )
     assert result.exit_code == 0
-    new = successes(journal_events(data))[len(before):]
+    new = successes(journal_events(data))[len(before) :]
     assert sorted(step for _, step in new) == sorted(["room:sunroom", "image:room:sunroom:0"] * 3)
     assert all(doc["status"] == "complete" for doc in documents(data).values())
 
@@ -155,8 +170,12 @@ def test_plan_that_lost_a_room_keeps_its_history_and_runs_nothing(tmp_path: Path
     assert invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data)).exit_code == 0
     before = journal_events(data)
     smaller = PLAN.replace('[[room_types]]\nslug = "bedroom"\nname = "Bedroom"\n', "")
-    assert invoke("run", "--plan", str(write_plan(tmp_path, smaller, "smaller.toml")),
-                  "--data-dir", str(data)).exit_code == 0
+    assert (
+        invoke(
+            "run", "--plan", str(write_plan(tmp_path, smaller, "smaller.toml")), "--data-dir", str(data)
+        ).exit_code
+        == 0
+    )
     after = journal_events(data)
     assert after[: len(before)] == before
     assert successes(after) == successes(before)
@@ -175,7 +194,9 @@ def test_plan_that_lost_a_room_keeps_its_history_and_runs_nothing(tmp_path: Path
         (PLAN.replace("images_per_room = 1", "images_per_room = -1"), "images_per_room"),
     ],
 )
-def test_bad_plan_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, plan_text: str, expected: str) -> None:
+def test_bad_plan_is_one_line_exit_2_and_creates_nothing(
+    tmp_path: Path, plan_text: str, expected: str
+) -> None:
     """A malformed plan fails with one line naming the problem, exit 2, and the data dir is not created."""
     data = tmp_path / "data"
     result = invoke("run", "--plan", str(write_plan(tmp_path, plan_text)), "--data-dir", str(data))
@@ -190,7 +211,9 @@ def test_bad_plan_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, plan_te
 def test_unknown_subcategory_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     """--subcategory naming a slug the plan lacks exits 2 without creating the data dir."""
     data = tmp_path / "data"
-    result = invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--subcategory", "baroque")
+    result = invoke(
+        "run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--subcategory", "baroque"
+    )
     assert result.exit_code == 2
     assert "baroque" in result.stderr
     assert not data.exists()
@@ -199,7 +222,9 @@ def test_unknown_subcategory_is_refused_before_anything_is_written(tmp_path: Pat
 def test_unknown_db_scheme_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     """An unknown --db scheme exits 2 with one line and writes nothing."""
     data = tmp_path / "data"
-    result = invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--db", "postgres://u:pw@h/db")
+    result = invoke(
+        "run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--db", "postgres://u:pw@h/db"
+    )
     assert result.exit_code == 2
     assert "scheme" in result.stderr
     assert "pw" not in result.stderr
@@ -210,7 +235,9 @@ def test_openai_provider_without_a_key_is_refused(tmp_path: Path, monkeypatch: p
     """--provider openai without OPENAI_API_KEY exits 2 before touching the data dir."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     data = tmp_path / "data"
-    result = invoke("run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--provider", "openai")
+    result = invoke(
+        "run", "--plan", str(write_plan(tmp_path)), "--data-dir", str(data), "--provider", "openai"
+    )
     assert result.exit_code == 2
     assert "OPENAI_API_KEY" in result.stderr
     assert not data.exists()
@@ -300,7 +327,10 @@ def test_export_prints_the_documents_as_one_sorted_json_array(tmp_path: Path) ->
 def test_global_options_are_accepted_before_the_subcommand(tmp_path: Path) -> None:
     """--data-dir placed before the subcommand works like after it."""
     data = tmp_path / "data"
-    assert invoke("--data-dir", str(data), "run", "--plan", str(write_plan(tmp_path)), "--limit", "1").exit_code == 0
+    assert (
+        invoke("--data-dir", str(data), "run", "--plan", str(write_plan(tmp_path)), "--limit", "1").exit_code
+        == 0
+    )
     assert (data / "journal.db").exists()
 
 

@@ -51,14 +51,30 @@ def env_for(server: FakeOpenAI) -> dict[str, str]:
 
 def run_cmd(data: Path, plan: Path, *extra: str) -> list[str]:
     """Returns the argv of an OpenAI-provider run."""
-    return [sys.executable, "-m", "generator", "run", "--provider", "openai", "--plan", str(plan),
-            "--data-dir", str(data), "--max-attempts", "3", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "generator",
+        "run",
+        "--provider",
+        "openai",
+        "--plan",
+        str(plan),
+        "--data-dir",
+        str(data),
+        "--max-attempts",
+        "3",
+        *extra,
+    ]
 
 
-def run(server: FakeOpenAI, data: Path, plan: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    server: FakeOpenAI, data: Path, plan: Path, *extra: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Runs the plan against the fake server to the end."""
-    return subprocess.run(run_cmd(data, plan, *extra), capture_output=True, text=True, timeout=timeout,
-                          env=env_for(server))
+    return subprocess.run(
+        run_cmd(data, plan, *extra), capture_output=True, text=True, timeout=timeout, env=env_for(server)
+    )
 
 
 def billed_steps(server: FakeOpenAI) -> Counter[str]:
@@ -70,8 +86,13 @@ def test_crash_1_sigkill_mid_rooms_then_resume_never_rerequests_a_saved_step(tmp
     """SIGKILL mid-rooms leaves a partial style; the next run requests only what was not journaled."""
     data, plan = tmp_path / "data", write_plan(tmp_path, ROOMS_PLAN)
     with FakeOpenAI(seed=3, text={"latency_ms": 40}, image={"latency_ms": 40}) as server:
-        proc = subprocess.Popen(run_cmd(data, plan, "--concurrency", "2"), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env_for(server))
+        proc = subprocess.Popen(
+            run_cmd(data, plan, "--concurrency", "2"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env_for(server),
+        )
         assert proc.stderr is not None
         seen = []
         while sum("Room" in line and "saved" in line for line in seen) < 3:
@@ -126,8 +147,13 @@ def test_crash_3_connections_dropped_for_a_while_then_resume_completes(tmp_path:
     """All connections dropped for a window mid-run: the run survives or records failures; a re-run completes."""
     data, plan = tmp_path / "data", write_plan(tmp_path, ROOMS_PLAN)
     with FakeOpenAI(seed=5, text={"latency_ms": 30}, image={"latency_ms": 30}) as server:
-        proc = subprocess.Popen(run_cmd(data, plan), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env_for(server))
+        proc = subprocess.Popen(
+            run_cmd(data, plan),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env_for(server),
+        )
         time.sleep(0.6)
         server.outage(3.0)
         outage_ends = time.monotonic() + 3.0
@@ -160,10 +186,18 @@ def test_ledger_and_journal_agree_on_every_billed_step(tmp_path: Path) -> None:
     with FakeOpenAI(seed=7) as server:
         assert run(server, data, plan).returncode == 0
         ledger = [entry for entry in server.ledger() if entry.billable]
-        events = [e for e in journal_events(data) if e["type"] in ("StyleCreated", "RoomGenerated", "ImageGenerated")]
+        events = [
+            e
+            for e in journal_events(data)
+            if e["type"] in ("StyleCreated", "RoomGenerated", "ImageGenerated")
+        ]
         assert len(ledger) == len(events) == STEPS
-        assert sum(entry.input_tokens or 0 for entry in ledger) == sum(e["meta"].get("input_tokens", 0) for e in events)  # type: ignore[union-attr]
-        assert sum(entry.output_tokens or 0 for entry in ledger) == sum(e["meta"].get("output_tokens", 0) for e in events)  # type: ignore[union-attr]
+        assert sum(entry.input_tokens or 0 for entry in ledger) == sum(
+            e["meta"].get("input_tokens", 0) for e in events
+        )  # type: ignore[union-attr]
+        assert sum(entry.output_tokens or 0 for entry in ledger) == sum(
+            e["meta"].get("output_tokens", 0) for e in events
+        )  # type: ignore[union-attr]
         request_ids = {entry.request_id for entry in ledger}
         assert {e["meta"]["request_id"] for e in events} <= request_ids  # type: ignore[index]
         started = [e for e in journal_events(data) if e["type"] == "StepStarted"]

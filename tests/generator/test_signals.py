@@ -17,13 +17,18 @@ from tests.generator.test_run import PLAN, journal_events, successes, write_plan
 pytestmark = pytest.mark.slow
 
 
-def start_run(data: Path, plan: Path, *, slow_s: float = 0.05, extra: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+def start_run(
+    data: Path, plan: Path, *, slow_s: float = 0.05, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
     """Starts `genjournal run` as a subprocess whose every step takes about ``slow_s`` seconds."""
     env = {**os.environ, "GENJOURNAL_FAILPOINTS": f"step-before-call=sleep:{slow_s}"}
     env.pop("OPENAI_API_KEY", None)
     return subprocess.Popen(
         [sys.executable, "-m", "generator", "run", "--plan", str(plan), "--data-dir", str(data), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -56,7 +61,10 @@ def finish(data: Path, plan: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GENJOURNAL_FAILPOINTS")}
     return subprocess.run(
         [sys.executable, "-m", "generator", "run", "--plan", str(plan), "--data-dir", str(data)],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 

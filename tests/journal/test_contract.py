@@ -37,8 +37,17 @@ def test_every_event_type_round_trips_equal(store: EventStore) -> None:
     for stored in read:
         envelope = stored.to_envelope()
         assert list(envelope) == [
-            "id", "stream", "version", "position", "type", "schema_version",
-            "recorded_at", "run_id", "step", "data", "meta",
+            "id",
+            "stream",
+            "version",
+            "position",
+            "type",
+            "schema_version",
+            "recorded_at",
+            "run_id",
+            "step",
+            "data",
+            "meta",
         ]
         assert envelope["recorded_at"].endswith("Z")
         assert envelope["schema_version"] == CURRENT_SCHEMA[stored.type]
@@ -185,9 +194,7 @@ def test_threads_racing_on_expected_version_have_one_winner_per_version(backend:
         for round_ in range(10):
             barrier.wait()
             try:
-                stores[index].append(
-                    "style:race", [samples.image_failed(index)], expected_version=round_
-                )
+                stores[index].append("style:race", [samples.image_failed(index)], expected_version=round_)
                 wins[index] += 1
             except ConcurrencyError:
                 conflicts[index] += 1
@@ -247,8 +254,15 @@ def test_recorded_steps_lists_only_successes(store: EventStore) -> None:
 
 
 def _raw(stream: str, version: int, type_name: str, schema_version: int, data: object) -> dict[str, object]:
-    return {"stream": stream, "version": version, "type": type_name,
-            "schema_version": schema_version, "data": data, "meta": {}, "step": "content"}
+    return {
+        "stream": stream,
+        "version": version,
+        "type": type_name,
+        "schema_version": schema_version,
+        "data": data,
+        "meta": {},
+        "step": "content",
+    }
 
 
 def test_unknown_event_type_is_refused_naming_its_position(backend: Backend, store: EventStore) -> None:
@@ -264,9 +278,7 @@ def test_unknown_event_type_is_refused_naming_its_position(backend: Backend, sto
 def test_future_schema_version_is_refused_naming_its_position(backend: Backend, store: EventStore) -> None:
     """An event from a newer genjournal (higher schema_version) is refused, not guessed at."""
     created = samples.style_created("a")
-    backend.inject_raw(
-        store, _raw("style:a", 1, "StyleCreated", 99, created.data.model_dump(mode="json"))
-    )
+    backend.inject_raw(store, _raw("style:a", 1, "StyleCreated", 99, created.data.model_dump(mode="json")))
     with pytest.raises(FutureSchemaError) as caught:
         store.read_stream("style:a")
     assert caught.value.position == 1
@@ -317,8 +329,9 @@ def test_lease_is_exclusive_while_its_holder_lives(store: EventStore) -> None:
 
 def test_lease_of_a_dead_process_is_taken_over_at_once(store: EventStore) -> None:
     """A lease whose holder process has exited (same host) is taken over immediately."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(child.stdout)
     ghost = LeaseHolder.for_this_process("run-ghost").model_copy(update={"pid": dead_pid, "proc_start": "1"})
     store.acquire_lease(ghost)
@@ -331,8 +344,7 @@ def test_lease_of_a_dead_process_is_taken_over_at_once(store: EventStore) -> Non
 def test_lease_of_another_host_expires_after_heartbeat_timeout(store: EventStore) -> None:
     """A holder on another host keeps the lease while its heartbeat is fresh, not after."""
     now = utcnow()
-    remote = LeaseHolder(run_id="run-remote", host="elsewhere.example", pid=1,
-                         since=now, heartbeat=now)
+    remote = LeaseHolder(run_id="run-remote", host="elsewhere.example", pid=1, since=now, heartbeat=now)
     store.acquire_lease(remote)
     with pytest.raises(LeaseHeldError):
         store.acquire_lease(LeaseHolder.for_this_process("run-local"), heartbeat_timeout_s=60)

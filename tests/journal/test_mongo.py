@@ -171,9 +171,7 @@ def test_writer_that_beats_the_plug_is_returned_not_tombstoned(
     real_plug = reader._plug
 
     def plug_after_the_writer_lands(first: int, last: int, *, evidence: Any) -> int | None:
-        landed.extend(
-            late._commit("style:a", [samples.room_failed()], block=block, expected_version=None)
-        )
+        landed.extend(late._commit("style:a", [samples.room_failed()], block=block, expected_version=None))
         return real_plug(first, last, evidence=evidence)
 
     monkeypatch.setattr(reader, "_plug", plug_after_the_writer_lands)
@@ -196,9 +194,7 @@ def test_failed_appends_tombstone_their_block_and_do_not_stall_readers(
     step_block = loser._allocate(1)
     recorded = winner.append("style:a", [samples.room_generated("kitchen")])
     with pytest.raises(DuplicateStepError) as duplicate:
-        loser._commit(
-            "style:a", [samples.room_generated("kitchen")], block=step_block, expected_version=None
-        )
+        loser._commit("style:a", [samples.room_generated("kitchen")], block=step_block, expected_version=None)
     assert duplicate.value.existing is not None
     assert duplicate.value.existing.id == recorded[0].id
     after = winner.append("style:a", [samples.room_failed()])
@@ -465,9 +461,7 @@ def test_racing_takeovers_of_a_dead_lease_have_one_winner(mongo: MongoBackend) -
         barrier.wait()
         try:
             previous = stores[index].acquire_lease(LeaseHolder.for_this_process(f"run-{index}"))
-            outcomes.append(
-                "took" if previous is not None and previous.run_id == "run-old" else "odd"
-            )
+            outcomes.append("took" if previous is not None and previous.run_id == "run-old" else "odd")
         except LeaseHeldError:
             outcomes.append("held")
 
@@ -692,9 +686,7 @@ ERROR_TABLE: list[tuple[BaseException, type[JournalError]]] = [
 
 
 def _case_id(value: object) -> str:
-    return (
-        type(value).__name__ if isinstance(value, BaseException) else getattr(value, "__name__", "")
-    )
+    return type(value).__name__ if isinstance(value, BaseException) else getattr(value, "__name__", "")
 
 
 @pytest.mark.parametrize(("driver_error", "expected"), ERROR_TABLE, ids=_case_id)

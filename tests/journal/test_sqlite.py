@@ -38,7 +38,9 @@ for i in range(count):
 def _child(path: Path, tag: str, count: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), tag, str(count)],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
@@ -104,9 +106,7 @@ def test_sigkill_while_appending_keeps_every_returned_append(tmp_path: Path) -> 
     [
         pytest.param(lambda p: p.write_text("hello, I am a text file\n"), id="text-file"),
         pytest.param(lambda p: p.write_bytes(os.urandom(4096)), id="random-bytes"),
-        pytest.param(
-            lambda p: _other_app_db(p), id="other-apps-sqlite"
-        ),
+        pytest.param(lambda p: _other_app_db(p), id="other-apps-sqlite"),
         pytest.param(lambda p: _future_journal(p), id="newer-genjournal"),
     ],
 )
@@ -179,9 +179,15 @@ def _sqlite_error(cls: type[sqlite3.Error], message: str, code: int) -> sqlite3.
         (_sqlite_error(sqlite3.OperationalError, "database is locked", 5), StoreUnavailableError),
         (_sqlite_error(sqlite3.OperationalError, "database table is locked", 6), StoreUnavailableError),
         (_sqlite_error(sqlite3.DatabaseError, "file is not a database", 26), IncompatibleStoreError),
-        (_sqlite_error(sqlite3.DatabaseError, "database disk image is malformed", 11), IncompatibleStoreError),
+        (
+            _sqlite_error(sqlite3.DatabaseError, "database disk image is malformed", 11),
+            IncompatibleStoreError,
+        ),
         (_sqlite_error(sqlite3.OperationalError, "unable to open database file", 14), StoreUnavailableError),
-        (_sqlite_error(sqlite3.OperationalError, "attempt to write a readonly database", 8), StoreUnavailableError),
+        (
+            _sqlite_error(sqlite3.OperationalError, "attempt to write a readonly database", 8),
+            StoreUnavailableError,
+        ),
         (_sqlite_error(sqlite3.OperationalError, "disk I/O error", 10 | (1 << 8)), StoreUnavailableError),
         (_sqlite_error(sqlite3.OperationalError, "something new", 1), StoreError),
     ],
@@ -206,7 +212,18 @@ def test_envelope_json_of_a_stored_event_is_what_history_prints(tmp_path: Path) 
     try:
         stored = store.append("style:a", [samples.style_created("a")])[0]
         envelope = json.loads(json.dumps(stored.to_envelope()))
-        assert set(envelope) == {"id", "stream", "version", "position", "type", "schema_version",
-                                 "recorded_at", "run_id", "step", "data", "meta"}
+        assert set(envelope) == {
+            "id",
+            "stream",
+            "version",
+            "position",
+            "type",
+            "schema_version",
+            "recorded_at",
+            "run_id",
+            "step",
+            "data",
+            "meta",
+        }
     finally:
         store.close()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +20,9 @@ def stored(events: list[Event], stream: str = "style:style-0") -> list[RawEvent]
     """Wraps events as a stream would store them, with fixed times, as the fold reads them."""
     return [
         RawEvent.from_stored(
-            StoredEvent(position=i + 1, stream=stream, version=i + 1, recorded_at=T0 + timedelta(seconds=i), event=e)
+            StoredEvent(
+                position=i + 1, stream=stream, version=i + 1, recorded_at=T0 + timedelta(seconds=i), event=e
+            )
         )
         for i, e in enumerate(events)
     ]
@@ -32,20 +33,34 @@ def test_status_walks_basic_partial_complete() -> None:
     plan = samples.small_plan(styles=1, rooms=2, images_per_style=1, images_per_room=1)
     events = [samples.style_created("style-0")]
     assert fold(stored(events), plan)["style-0"]["status"] == "basic"
-    events += [samples.image_generated(0), samples.room_generated("room-0"), samples.image_generated(0, room="room-0")]
+    events += [
+        samples.image_generated(0),
+        samples.room_generated("room-0"),
+        samples.image_generated(0, room="room-0"),
+    ]
     assert fold(stored(events), plan)["style-0"]["status"] == "partial"
     events += [samples.room_generated("room-1"), samples.image_generated(0, room="room-1")]
     doc = fold(stored(events), plan)["style-0"]
     assert doc["status"] == "complete"
-    assert doc["progress"] == {"roomsDone": 2, "roomsPlanned": 2, "roomsFailed": 0,
-                               "imagesDone": 3, "imagesPlanned": 3, "imagesFailed": 0}
+    assert doc["progress"] == {
+        "roomsDone": 2,
+        "roomsPlanned": 2,
+        "roomsFailed": 0,
+        "imagesDone": 3,
+        "imagesPlanned": 3,
+        "imagesFailed": 0,
+    }
 
 
 def test_all_rooms_without_all_images_is_not_complete() -> None:
     """Every room present but an image missing keeps the style partial: nothing pending means complete."""
     plan = samples.small_plan(styles=1, rooms=1, images_per_style=1, images_per_room=1)
-    events = [samples.style_created("style-0"), samples.image_generated(0), samples.room_generated("room-0"),
-              samples.image_failed(0, room="room-0")]
+    events = [
+        samples.style_created("style-0"),
+        samples.image_generated(0),
+        samples.room_generated("room-0"),
+        samples.image_failed(0, room="room-0"),
+    ]
     doc = fold(stored(events), plan)["style-0"]
     assert doc["status"] == "partial"
     assert doc["roomProfiles"][0]["failedImages"][0]["index"] == 0
@@ -53,8 +68,14 @@ def test_all_rooms_without_all_images_is_not_complete() -> None:
 
 def test_room_count_comes_from_the_plan_not_a_constant() -> None:
     """The same events are complete under a one-room plan and partial under a two-room plan."""
-    events = stored([samples.style_created("style-0"), samples.image_generated(0),
-                     samples.room_generated("room-0"), samples.image_generated(0, room="room-0")])
+    events = stored(
+        [
+            samples.style_created("style-0"),
+            samples.image_generated(0),
+            samples.room_generated("room-0"),
+            samples.image_generated(0, room="room-0"),
+        ]
+    )
     one = samples.small_plan(styles=1, rooms=1)
     two = samples.small_plan(styles=1, rooms=2)
     assert fold(events, one)["style-0"]["status"] == "complete"
@@ -97,8 +118,17 @@ def test_applying_an_event_twice_changes_nothing() -> None:
 def test_a_payload_missing_its_fields_is_refused_naming_the_position() -> None:
     """The fold refuses an event whose payload lacks what its type promises, naming the position."""
     event = stored([samples.style_created("style-0")])[0]
-    broken = RawEvent(event.position, event.stream, event.version, event.type, event.recorded_at,
-                      event.run_id, event.step, {"subcategory": "style-0"}, event.meta)
+    broken = RawEvent(
+        event.position,
+        event.stream,
+        event.version,
+        event.type,
+        event.recorded_at,
+        event.run_id,
+        event.step,
+        {"subcategory": "style-0"},
+        event.meta,
+    )
     with pytest.raises(CorruptEventError, match="position 1"):
         apply(None, broken)
 
@@ -115,8 +145,14 @@ def test_documents_have_fixed_keys_and_times_from_events() -> None:
 
 def test_fold_is_deterministic_to_the_byte() -> None:
     """Folding the same events twice gives byte-identical JSON."""
-    events = stored([samples.style_created("style-0"), samples.room_generated("room-1"),
-                     samples.room_generated("room-0"), samples.image_failed(1)])
+    events = stored(
+        [
+            samples.style_created("style-0"),
+            samples.room_generated("room-1"),
+            samples.room_generated("room-0"),
+            samples.image_failed(1),
+        ]
+    )
     plan = samples.small_plan(rooms=2)
     first = dumps(fold(events, plan)["style-0"])
     second = dumps(fold(list(events), plan)["style-0"])
@@ -125,8 +161,9 @@ def test_fold_is_deterministic_to_the_byte() -> None:
 
 def test_rooms_follow_plan_order_not_generation_order() -> None:
     """roomProfiles are listed in the plan's room order whatever order they were generated in."""
-    events = stored([samples.style_created("style-0"), samples.room_generated("room-1"),
-                     samples.room_generated("room-0")])
+    events = stored(
+        [samples.style_created("style-0"), samples.room_generated("room-1"), samples.room_generated("room-0")]
+    )
     doc = fold(events, samples.small_plan(rooms=2))["style-0"]
     assert [r["roomType"] for r in doc["roomProfiles"]] == ["room-0", "room-1"]
 

@@ -73,7 +73,8 @@ def test_run_on_the_golden_journal_calls_the_provider_zero_times(tmp_path: Path,
     with FakeOpenAI(seed=1) as server:
         env = {"OPENAI_API_KEY": "sk-test-golden-000000000000", "OPENAI_BASE_URL": server.base_url}
         result = CliRunner(env=env).invoke(
-            cli, ["run", "--provider", "openai", "--plan", str(GOLDEN / "plan.toml"), "--data-dir", str(data)],
+            cli,
+            ["run", "--provider", "openai", "--plan", str(GOLDEN / "plan.toml"), "--data-dir", str(data)],
             catch_exceptions=False,
         )
         assert result.exit_code == 0, result.stderr

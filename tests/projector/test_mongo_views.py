@@ -187,9 +187,7 @@ def test_export_is_byte_identical_on_sqlite_and_mongomock(
     assert format_time(start + timedelta(milliseconds=7)).encode() in exports["sqlite"][0]
 
 
-def test_styles_are_plain_documents_keyed_by_slug(
-    events: MongoEventStore, views: MongoViewStore
-) -> None:
+def test_styles_are_plain_documents_keyed_by_slug(events: MongoEventStore, views: MongoViewStore) -> None:
     """A plain find() on ``styles`` returns the projected documents as-is, with ``_id`` = slug."""
     _fill(events)
     Projector(events, views).catch_up()
@@ -198,17 +196,13 @@ def test_styles_are_plain_documents_keyed_by_slug(
     assert [doc["_id"] for doc in stored] == ["style-0", "style-1"]
     for doc in stored:
         assert list(doc) == ["_id", *DOCUMENT_KEYS]
-        assert {key: value for key, value in doc.items() if key != "_id"} == views.document(
-            doc["_id"]
-        )
+        assert {key: value for key, value in doc.items() if key != "_id"} == views.document(doc["_id"])
         assert doc["_id"] == doc["slug"]
     assert stored[0]["status"] == "partial"
     assert views.status_counts() == {"partial": 2}
 
 
-def test_a_lower_version_never_replaces_a_higher_one(
-    events: MongoEventStore, views: MongoViewStore
-) -> None:
+def test_a_lower_version_never_replaces_a_higher_one(events: MongoEventStore, views: MongoViewStore) -> None:
     """A commit carrying an older version of a document leaves the newer stored one in place."""
     _fill(events, styles=1)
     raw = events.read_all_raw(limit=100)
@@ -265,9 +259,7 @@ def test_plan_changing_commit_refinalizes_documents_it_did_not_write(
 ) -> None:
     """A commit changing the plan then re-finalizes every stored document, not just its own."""
     small, bigger, under_small, under_bigger = _two_plans(events)
-    assert views.commit(
-        {"style-0": under_small}, expected=0, state=ViewState(checkpoint=2, plan=small)
-    )
+    assert views.commit({"style-0": under_small}, expected=0, state=ViewState(checkpoint=2, plan=small))
     assert views.commit({}, expected=2, state=ViewState(checkpoint=3, plan=bigger))
     assert views.document("style-0") == under_bigger
 
@@ -338,9 +330,7 @@ def test_fence_left_by_a_dead_rebuild_is_lifted_by_the_next_catch_up(
     _fill(events)
     projector = Projector(events, views)
     projector.catch_up()
-    ghost = LeaseHolder.for_this_process("ghost").model_copy(
-        update={"pid": _dead_pid(), "proc_start": "1"}
-    )
+    ghost = LeaseHolder.for_this_process("ghost").model_copy(update={"pid": _dead_pid(), "proc_start": "1"})
     _set_fence(events, ghost)
     events.append("style:style-0", [samples.room_generated("room-1")])
     assert projector.catch_up() == 1

@@ -48,7 +48,9 @@ def metas(draw: st.DrawFn, image: bool) -> Meta:
 @st.composite
 def journals(draw: st.DrawFn) -> list[tuple[str, Event]]:
     """Draws a valid journal: plans, runs, started calls, steps, failures, varied usage."""
-    out: list[tuple[str, Event]] = [("run:r0", samples.run_started(plan_with(draw(st.integers(0, 3))), run_id="r0"))]
+    out: list[tuple[str, Event]] = [
+        ("run:r0", samples.run_started(plan_with(draw(st.integers(0, 3))), run_id="r0"))
+    ]
     succeeded: set[tuple[str, str]] = set()
     for _ in range(draw(st.integers(0, 40))):
         slug = draw(st.sampled_from(STYLES))
@@ -92,7 +94,9 @@ def journals(draw: st.DrawFn) -> list[tuple[str, Event]]:
             index = draw(st.integers(0, 1))
             if (stream, f"image:room:{room}:{index}") in succeeded:
                 continue
-            event = samples.image_generated(index, room=room) if ok else samples.image_failed(index, room=room)
+            event = (
+                samples.image_generated(index, room=room) if ok else samples.image_failed(index, room=room)
+            )
         if event.is_success:
             assert event.step is not None
             succeeded.add((stream, event.step))
@@ -115,7 +119,9 @@ def _docs(projector: Projector) -> list[dict[str, object]]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(journal=journals(), chunks=st.lists(st.integers(1, 7), min_size=1, max_size=10), page=st.integers(1, 5))
+@given(
+    journal=journals(), chunks=st.lists(st.integers(1, 7), min_size=1, max_size=10), page=st.integers(1, 5)
+)
 def test_incremental_equals_all_at_once_equals_rebuild_equals_export(
     journal: list[tuple[str, Event]], chunks: list[int], page: int
 ) -> None:
@@ -194,7 +200,9 @@ def test_rebuild_catches_up_with_events_appended_after_it(backend: Backend, stor
         views.close()
 
 
-def test_two_projectors_catching_up_never_move_a_document_backwards(backend: Backend, store: EventStore) -> None:
+def test_two_projectors_catching_up_never_move_a_document_backwards(
+    backend: Backend, store: EventStore
+) -> None:
     """A projector whose checkpoint was overtaken re-reads instead of writing stale documents."""
     _fill(store)
     views_a, views_b = open_views(store), open_views(store)

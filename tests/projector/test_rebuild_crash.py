@@ -46,15 +46,28 @@ def _journal(data_dir: Path, styles: int) -> bytes:
 def _export(data_dir: Path) -> bytes:
     result = subprocess.run(
         [sys.executable, "-m", "generator", "export", "--data-dir", str(data_dir)],
-        capture_output=True, check=True, timeout=60,
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     return result.stdout
 
 
 def _rebuild(data_dir: Path, env: dict[str, str] | None = None, workers: int = 1) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir), "--workers", str(workers)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "rebuild",
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -68,7 +81,9 @@ def _tables(data_dir: Path) -> set[str]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("point", ["rebuild-before-swap", "rebuild-after-swap"])
-def test_rebuild_dying_at_a_failpoint_keeps_a_consistent_projection(tmp_path: Path, point: str, workers: int) -> None:
+def test_rebuild_dying_at_a_failpoint_keeps_a_consistent_projection(
+    tmp_path: Path, point: str, workers: int
+) -> None:
     """A rebuild process dying at a failpoint leaves export unchanged and the next rebuild clean."""
     before = _journal(tmp_path, styles=5)
     proc = _rebuild(tmp_path, {"GENJOURNAL_FAILPOINTS": f"{point}=exit"}, workers=workers)
@@ -119,7 +134,8 @@ def test_catch_up_dying_before_its_checkpoint_is_redone_exactly_once(tmp_path: P
         store.close()
     died = subprocess.run(
         [sys.executable, "-m", "generator", "export", "--data-dir", str(tmp_path)],
-        capture_output=True, timeout=60,
+        capture_output=True,
+        timeout=60,
         env={**os.environ, "GENJOURNAL_FAILPOINTS": "projection-before-checkpoint=exit"},
     )
     assert died.returncode == FAILPOINT_EXIT_CODE

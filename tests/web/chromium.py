@@ -72,9 +72,7 @@ class Chromium:
         self._reader.start()
 
     @classmethod
-    def launch(
-        cls, executable: str | None = None, *, window: tuple[int, int] = (1400, 1000)
-    ) -> Chromium:
+    def launch(cls, executable: str | None = None, *, window: tuple[int, int] = (1400, 1000)) -> Chromium:
         """Starts a fresh headless Chromium with a throwaway profile."""
         binary = executable or find_chromium()
         if binary is None:
@@ -173,9 +171,7 @@ class Chromium:
     def new_page(self, url: str, *, width: int = 1400, height: int = 1000) -> Page:
         """Opens a tab, attaches to it, navigates to ``url`` and waits for the load."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
         self.send("Runtime.enable", session=session)
         self.send("Page.enable", session=session)

@@ -121,9 +121,7 @@ def make_client(
     data: Path, *, base_url: str = BASE_URL, db_url: str | None = None, **settings: Any
 ) -> TestClient:
     """Returns a TestClient (use it as a context manager) on the dashboard over a data dir."""
-    config = WebConfig(
-        data_dir=data, db_url=db_url or f"sqlite:///{data / 'journal.db'}", **settings
-    )
+    config = WebConfig(data_dir=data, db_url=db_url or f"sqlite:///{data / 'journal.db'}", **settings)
     return TestClient(create_app(config), base_url=base_url)
 
 
@@ -195,9 +193,7 @@ def serve() -> Iterator[Callable[..., Served]]:
 class SSE:
     """A Server-Sent Events client over httpx that collects (id, envelope) pairs."""
 
-    def __init__(
-        self, url: str, *, last_event_id: int | None = None, timeout: float = 30.0
-    ) -> None:
+    def __init__(self, url: str, *, last_event_id: int | None = None, timeout: float = 30.0) -> None:
         headers = {"accept": "text/event-stream"}
         if last_event_id is not None:
             headers["last-event-id"] = str(last_event_id)
@@ -250,9 +246,7 @@ class SSE:
         self._client.close()
 
 
-def wait_until(
-    condition: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.05
-) -> Any:
+def wait_until(condition: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.05) -> Any:
     """Polls until ``condition()`` is truthy and returns it."""
     deadline = time.monotonic() + timeout
     while True:

@@ -44,9 +44,7 @@ def test_every_step_key_maps_to_its_cell_and_part(step: str, cell: tuple[str, st
 def test_every_planned_step_lands_in_exactly_one_cell_part() -> None:
     """The grid covers the plan: each step of plan_steps is one (cell, part), none shared."""
     grid = build_grid(PLAN, [], set(), 0)
-    parts = {
-        (row.slug, cell.key, part) for row in grid.rows for cell in row.cells for part in cell.need
-    }
+    parts = {(row.slug, cell.key, part) for row in grid.rows for cell in row.cells for part in cell.need}
     located = set()
     for step in plan_steps(PLAN):
         where = cell_of(step.key)
@@ -135,9 +133,7 @@ def _started(run: str, stream: str, step: str) -> dict[str, Any]:
     }
 
 
-def _event(
-    kind: str, run: str, stream: str | None = None, step: str | None = None
-) -> dict[str, Any]:
+def _event(kind: str, run: str, stream: str | None = None, step: str | None = None) -> dict[str, Any]:
     return {"type": kind, "run_id": run, "stream": stream or f"run:{run}", "step": step, "data": {}}
 
 

@@ -26,8 +26,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None,
-        reason="chromium is not installed (apt-get install chromium); "
-        "the browser test needs a real browser",
+        reason="chromium is not installed (apt-get install chromium); the browser test needs a real browser",
     ),
 ]
 
@@ -99,9 +98,7 @@ def test_the_browser_grid_equals_status_and_updates_live(
     page.wait_for("document.getElementById('live').dataset.state === 'open'")
     assert_page_matches(page, cli_json("status", "--data-dir", str(data)))
     assert (
-        page.evaluate(
-            "document.querySelector('td.cell[data-cell=\"wabi-sabi|room:kitchen\"]').className"
-        )
+        page.evaluate("document.querySelector('td.cell[data-cell=\"wabi-sabi|room:kitchen\"]').className")
         == "cell pending"
     )
 
@@ -119,8 +116,7 @@ def test_the_browser_grid_equals_status_and_updates_live(
     )
     assert done.returncode == 0, done.stderr
     page.wait_for(
-        "document.querySelector('td.cell[data-cell=\"wabi-sabi|room:kitchen\"]').className"
-        " === 'cell done'"
+        "document.querySelector('td.cell[data-cell=\"wabi-sabi|room:kitchen\"]').className === 'cell done'"
     )
     page.wait_for(
         "[...document.querySelectorAll('#feed li')]"
@@ -132,9 +128,7 @@ def test_the_browser_grid_equals_status_and_updates_live(
     page.wait_for("document.body.dataset.statusPosition === document.body.dataset.lastEvent")
     assert_page_matches(page, status)
     assert (
-        page.evaluate(
-            "document.querySelector('tr[data-slug=\"wabi-sabi\"] [data-row-status]').textContent"
-        )
+        page.evaluate("document.querySelector('tr[data-slug=\"wabi-sabi\"] [data-row-status]').textContent")
         == "complete"
     )
 
@@ -147,17 +141,14 @@ def test_the_browser_grid_equals_status_and_updates_live(
                 RoomFailed(
                     run_id="run-browser-test",
                     step="room:bedroom",
-                    data=RoomFailedData(
-                        room_type="bedroom", error=StepError(kind="provider", message=XSS)
-                    ),
+                    data=RoomFailedData(room_type="bedroom", error=StepError(kind="provider", message=XSS)),
                 )
             ],
         )
     finally:
         store.close()
     line = page.wait_for(
-        f"(document.querySelector('#feed li[data-position=\"{stored.position}\"]') || {{}})"
-        ".textContent"
+        f"(document.querySelector('#feed li[data-position=\"{stored.position}\"]') || {{}}).textContent"
     )
     assert XSS in line
     assert page.evaluate("document.title") == "Overview · genjournal"

@@ -21,11 +21,7 @@ def append(store: SqliteEventStore, count: int) -> None:
     for i in range(count):
         store.append(
             "run:r1",
-            [
-                StepStarted(
-                    run_id="r1", data=StepStartedData(stream="style:a", step=f"s{i}", kind="text")
-                )
-            ],
+            [StepStarted(run_id="r1", data=StepStartedData(stream="style:a", step=f"s{i}", kind="text"))],
         )
 
 

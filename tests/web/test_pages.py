@@ -86,9 +86,7 @@ def test_style_page_shows_content_rooms_and_gallery(client: TestClient) -> None:
         assert f'src="/blobs/{sha}"' in page
 
 
-def test_blob_is_served_by_hash_with_immutable_cache_headers(
-    client: TestClient, journal_dir: Path
-) -> None:
+def test_blob_is_served_by_hash_with_immutable_cache_headers(client: TestClient, journal_dir: Path) -> None:
     """An image is served by its sha256: the stored bytes, an immutable cache policy, an ETag."""
     sha = client.get("/api/styles/art-deco").json()["images"][0]["sha256"]
     response = client.get(f"/blobs/{sha}")
@@ -138,9 +136,7 @@ def test_unknown_slug_hash_or_path_is_404(client: TestClient, path: str) -> None
         ("/costs?by=nothing", "by"),
     ],
 )
-def test_malformed_query_parameter_is_400_naming_it(
-    client: TestClient, path: str, word: str
-) -> None:
+def test_malformed_query_parameter_is_400_naming_it(client: TestClient, path: str, word: str) -> None:
     """A malformed query parameter is a 400 whose message names the parameter."""
     response = client.get(path)
     assert response.status_code == 400
@@ -188,9 +184,7 @@ def test_api_history_equals_the_cli_history_json(
 
 
 @pytest.mark.parametrize("by", ["style", "run", "model", "day"])
-def test_api_costs_equals_the_cli_costs_json(
-    client: TestClient, journal_dir: Path, by: str
-) -> None:
+def test_api_costs_equals_the_cli_costs_json(client: TestClient, journal_dir: Path, by: str) -> None:
     """/api/costs?by=… is exactly `genjournal costs --by … --json`; the page shows its lines."""
     response = client.get("/api/costs", params={"by": by})
     assert response.status_code == 200
@@ -203,12 +197,8 @@ def test_api_costs_equals_the_cli_costs_json(
 def test_timeline_page_filters_like_history(client: TestClient) -> None:
     """The timeline shows the filtered events: one style's RoomGenerated events, oldest first."""
     page = client.get("/timeline", params={"style": "japandi", "type": "RoomGenerated"}).text
-    positions = [
-        int(p) for p in re.findall(r'<td class="num">(\d+)</td>\s*<td class="time">', page)
-    ]
-    expected = [
-        e["position"] for e in client.get("/api/history?style=japandi&type=RoomGenerated").json()
-    ]
+    positions = [int(p) for p in re.findall(r'<td class="num">(\d+)</td>\s*<td class="time">', page)]
+    expected = [e["position"] for e in client.get("/api/history?style=japandi&type=RoomGenerated").json()]
     assert positions == expected
     assert len(positions) == 2
 

@@ -107,9 +107,7 @@ def test_genjournal_works_without_the_web_extra(tmp_path: Path) -> None:
         )
 
     plan = write_plan(tmp_path)
-    assert (
-        without_web("run", "--plan", str(plan), "--data-dir", data, "--limit", "1").returncode == 0
-    )
+    assert without_web("run", "--plan", str(plan), "--data-dir", data, "--limit", "1").returncode == 0
     assert without_web("status", "--data-dir", data).returncode == 0
     assert without_web("--help").returncode == 0
     done = without_web("serve", "--data-dir", data)
@@ -140,14 +138,9 @@ def test_with_a_token_every_request_without_it_is_401(guarded: TestClient, path:
 
 def test_bearer_token_grants_access(guarded: TestClient) -> None:
     """An Authorization: Bearer header with the token is let in; a wrong one is not."""
+    assert guarded.get("/api/status", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert (
-        guarded.get("/api/status", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
-    )
-    assert (
-        guarded.get(
-            "/api/status", headers={"authorization": "Bearer wrong-token-123456"}
-        ).status_code
-        == 401
+        guarded.get("/api/status", headers={"authorization": "Bearer wrong-token-123456"}).status_code == 401
     )
 
 
@@ -187,10 +180,7 @@ def test_a_token_protected_public_server_accepts_any_host(journal_dir: Path) -> 
     with make_client(
         journal_dir, token=TOKEN, host="0.0.0.0", base_url="http://dashboard.lan:8765"
     ) as public:
-        assert (
-            public.get("/api/status", headers={"authorization": f"Bearer {TOKEN}"}).status_code
-            == 200
-        )
+        assert public.get("/api/status", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
         assert public.get("/api/status").status_code == 401
 
 
@@ -248,10 +238,7 @@ def test_start_a_run_from_the_page_runs_genjournal_run(fresh_journal: Path) -> N
             == "genjournal run --plan <the journal's plan> --limit 1 --subcategory wabi-sabi"
         )
         finished = wait_until(
-            lambda: (
-                (r := local.get("/api/runs").json())["last_started_here"]["exit_code"] is not None
-                and r
-            )
+            lambda: (r := local.get("/api/runs").json())["last_started_here"]["exit_code"] is not None and r
         )
         assert finished["last_started_here"]["exit_code"] == 0, finished
         after = local.get("/api/status").json()
@@ -264,9 +251,7 @@ def test_start_refuses_a_subcategory_outside_the_plan(fresh_journal: Path) -> No
     """A start request naming a style the plan does not have is a 400, and nothing starts."""
     with make_client(fresh_journal) as local:
         headers = {**ORIGIN, "x-genjournal-csrf": csrf_of(local)}
-        response = local.post(
-            "/api/runs", json={"subcategories": ["no-such-style"]}, headers=headers
-        )
+        response = local.post("/api/runs", json={"subcategories": ["no-such-style"]}, headers=headers)
         assert response.status_code == 400
         bad = local.post("/api/runs", json={"limit": "many"}, headers=headers)
         assert bad.status_code == 400
@@ -288,10 +273,7 @@ def test_stop_sends_sigterm_and_the_run_stops_cleanly(
         stopped = local.post("/api/runs/stop", json={}, headers=headers)
         assert stopped.status_code == 202, stopped.text
         finished = wait_until(
-            lambda: (
-                (r := local.get("/api/runs").json())["last_started_here"]["exit_code"] is not None
-                and r
-            )
+            lambda: (r := local.get("/api/runs").json())["last_started_here"]["exit_code"] is not None and r
         )
         assert finished["last_started_here"]["exit_code"] == 130
         assert finished["active"] is None

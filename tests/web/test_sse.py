@@ -74,9 +74,7 @@ def data(tmp_path: Path) -> Path:
     return directory
 
 
-def test_events_appended_by_another_process_arrive_in_order(
-    data: Path, serve: Callable[..., Served]
-) -> None:
+def test_events_appended_by_another_process_arrive_in_order(data: Path, serve: Callable[..., Served]) -> None:
     """A live client and one replaying from 0 get every event a run appends, in order."""
     served = serve(data)
     start = head(data)
@@ -122,9 +120,7 @@ def test_reconnect_with_last_event_id_loses_and_duplicates_nothing(
     assert len(ids) == len(set(ids))
 
 
-def test_fifty_clients_stay_served_while_a_run_appends(
-    tmp_path: Path, serve: Callable[..., Served]
-) -> None:
+def test_fifty_clients_stay_served_while_a_run_appends(tmp_path: Path, serve: Callable[..., Served]) -> None:
     """Fifty concurrent SSE clients each receive all of a ~200-step run's events, in order."""
     data = tmp_path / "data"
     run_offline(data, write_plan(tmp_path), "--limit", "1")
