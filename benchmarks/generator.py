@@ -210,9 +210,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("which", nargs="*", choices=["offline", "latency", "ratelimit"], default=[])
+    parser.add_argument("which", nargs="*", metavar="offline|latency|ratelimit")
     args = parser.parse_args()
     which = args.which or ["offline", "latency", "ratelimit"]
+    unknown = set(which) - {"offline", "latency", "ratelimit"}
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     figures: dict[str, object] = {"machine": machine()}
     if "offline" in which:
         figures["offline_60x24"] = bench_offline()

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import uuid
+import time
 from collections.abc import Callable
 from json.encoder import encode_basestring as _encode_string
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -31,8 +32,17 @@ _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 def new_event_id() -> str:
-    """Returns a fresh, unique event id."""
-    return uuid.uuid4().hex
+    """Returns a fresh, unique, time-ordered event id (32 hex digits, UUIDv7 layout).
+
+    48 bits of Unix milliseconds, then 74 random bits: ids sort by creation time, so the
+    journal's unique id index grows at its end instead of at random places (random
+    UUIDv4 keys scatter B-tree inserts and slow large batches down as the file grows).
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62
+    value |= rand & 0x3FFF_FFFF_FFFF_FFFF
+    return f"{value:032x}"
 
 
 class Frozen(BaseModel):

@@ -401,8 +401,8 @@ class SqliteEventStore(EventStore):
         expected_version: int | None = None,
     ) -> list[StoredEvent]:
         """Appends a batch to one stream atomically; returns after the commit is durable."""
-        validate_batch(stream, events)
         if not events:
+            validate_batch(stream, events)
             return []
         outcome = self.append_many([AppendBatch(stream, events, expected_version)])[0]
         if isinstance(outcome, BaseException):
@@ -498,8 +498,11 @@ class SqliteEventStore(EventStore):
                         ),
                     )
                 )
-            conn.executemany(_INSERT, rows)
-            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if len(rows) == 1:  # the common case: one step's event, one statement
+                last = conn.execute(_INSERT, rows[0]).lastrowid
+            else:
+                conn.executemany(_INSERT, rows)
+                last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.IntegrityError as exc:
             if savepoint:
                 conn.execute("ROLLBACK TO batch")
