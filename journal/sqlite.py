@@ -499,7 +499,7 @@ class SqliteEventStore(EventStore):
                     )
                 )
             if len(rows) == 1:  # the common case: one step's event, one statement
-                last = conn.execute(_INSERT, rows[0]).lastrowid
+                last = int(conn.execute(_INSERT, rows[0]).lastrowid or 0)
             else:
                 conn.executemany(_INSERT, rows)
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
