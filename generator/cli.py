@@ -396,13 +396,19 @@ def rebuild(workers: int | None, data_dir: Path | None, db: str | None) -> int:
     from projector.projector import Projector
     from projector.views import open_views
 
+    from journal.store import LeaseHolder
+
     location = Location(data_dir, db)
     with location.store() as store, _rebuild_progress() as progress:
+        # Two rebuilds at once would clear each other's half-built tables: one at a time.
+        holder = LeaseHolder.for_this_process(f"rebuild-{os.getpid()}")
+        store.acquire_lease(holder, name="rebuild")
         views = open_views(store)
         try:
             stats = Projector(store, views).rebuild(progress=progress, workers=workers)
         finally:
             views.close()
+            store.release_lease(holder, name="rebuild")
     click.echo(
         f"rebuilt {stats.documents} style documents from {stats.events:,} events "
         f"in {stats.seconds:.1f} s ({stats.events_per_second:,.0f} events/s)",

@@ -114,12 +114,14 @@ class IncompatibleStoreError(StoreError):
 class LeaseHeldError(StoreError):
     """Reports that another live run holds the run lease."""
 
-    def __init__(self, holder: LeaseHolder) -> None:
+    def __init__(self, holder: LeaseHolder, name: str = "run") -> None:
+        what = "another run holds the journal" if name == "run" else f"the journal's {name} lease is held"
         super().__init__(
-            f"another run holds the journal: run {holder.run_id} on host {holder.host} "
+            f"{what}: {holder.run_id} on host {holder.host} "
             f"pid {holder.pid} since {holder.since.isoformat(timespec='seconds')}"
         )
         self.holder = holder
+        self.name = name
 
 
 class StoreFullError(StoreError):

@@ -1278,7 +1278,7 @@ class MongoEventStore(EventStore):
             if previous.run_id != holder.run_id and previous.is_alive(
                 heartbeat_timeout_s=heartbeat_timeout_s, now=self._clock()
             ):
-                raise LeaseHeldError(previous)
+                raise LeaseHeldError(previous, name)
             # Compare-and-swap on what we judged: if the holder renewed or changed since
             # we read it, nothing is replaced and we judge again.
             with self._calling():

@@ -835,7 +835,7 @@ class SqliteEventStore(EventStore):
                     and previous.run_id != holder.run_id
                     and previous.is_alive(heartbeat_timeout_s=heartbeat_timeout_s)
                 ):
-                    raise LeaseHeldError(previous)
+                    raise LeaseHeldError(previous, name)
                 conn.execute(
                     "INSERT OR REPLACE INTO leases (name, run_id, host, pid, since, heartbeat, proc_start)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -144,3 +144,25 @@ def test_catch_up_dying_before_its_checkpoint_is_redone_exactly_once(tmp_path: P
     done.communicate(timeout=60)
     assert _export(tmp_path) == after
     assert b'"roomType": "room-2"' in after
+
+
+def test_a_second_rebuild_while_one_runs_is_refused_naming_it(tmp_path: Path) -> None:
+    """Only one rebuild at a time: another live rebuild's lease makes the CLI exit 2 naming it."""
+    from journal.store import LeaseHolder
+
+    before = _journal(tmp_path, styles=3)
+    store = SqliteEventStore(tmp_path / "journal.db")
+    holder = LeaseHolder.for_this_process("rebuild-other")
+    store.acquire_lease(holder, name="rebuild")
+    try:
+        proc = _rebuild(tmp_path)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2
+        assert "rebuild-other" in err.decode()
+    finally:
+        store.release_lease(holder, name="rebuild")
+        store.close()
+    assert _export(tmp_path) == before
+    done = _rebuild(tmp_path)
+    done.communicate(timeout=60)
+    assert done.returncode == 0
