@@ -393,10 +393,9 @@ def _install_signal_handlers(runner: Any) -> None:
 @common_options
 def rebuild(workers: int | None, data_dir: Path | None, db: str | None) -> int:
     """Rebuild the style documents from the first event and swap them in atomically."""
+    from journal.store import LeaseHolder
     from projector.projector import Projector
     from projector.views import open_views
-
-    from journal.store import LeaseHolder
 
     location = Location(data_dir, db)
     with location.store() as store, _rebuild_progress() as progress:
