@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from journal.events import (
-    SUCCESS_TYPES,
     CatalogEntry,
     Color,
     Event,
@@ -39,10 +38,8 @@ from journal.events import (
     StyleCreated,
     StyleCreatedData,
     blob_relpath,
-    dump_data,
-    dump_meta,
 )
-from journal.sqlite import SqliteEventStore, row_checksum
+from journal.sqlite import SqliteEventStore, event_row
 from journal.store import format_time
 
 ROOMS = 24
@@ -173,35 +170,8 @@ def build(out: Path, events: int) -> tuple[int, float]:
         for stream, event in rows:
             version = version_of.get(stream, 0) + 1
             version_of[stream] = version
-            data, meta = dump_data(event), dump_meta(event)
             stamp = format_time(t0 + timedelta(milliseconds=written * 50))
-            batch.append(
-                (
-                    event.id,
-                    stream,
-                    version,
-                    event.type,
-                    event.schema_version,
-                    stamp,
-                    event.run_id,
-                    event.step,
-                    1 if event.type in SUCCESS_TYPES else 0,
-                    data,
-                    meta,
-                    row_checksum(
-                        event.id,
-                        stream,
-                        version,
-                        event.type,
-                        event.schema_version,
-                        stamp,
-                        event.run_id,
-                        event.step,
-                        data,
-                        meta,
-                    ),
-                )
-            )
+            batch.append(event_row(event, stream, version, stamp))
             written += 1
         conn.execute("BEGIN")
         conn.executemany(

@@ -142,6 +142,37 @@ def row_checksum(
 
 _NULL = "\x00"
 
+
+def event_row(event: Event, stream: str, version: int, stamp: str) -> tuple[Any, ...]:
+    """Returns the ``events`` row an event is stored as (the order of ``_INSERT``), checksum included."""
+    data, meta = dump_data(event), dump_meta(event)
+    return (
+        event.id,
+        stream,
+        version,
+        event.type,
+        event.schema_version,
+        stamp,
+        event.run_id,
+        event.step,
+        1 if event.type in SUCCESS_TYPES else 0,
+        data,
+        meta,
+        row_checksum(
+            event.id,
+            stream,
+            version,
+            event.type,
+            event.schema_version,
+            stamp,
+            event.run_id,
+            event.step,
+            data,
+            meta,
+        ),
+    )
+
+
 # sqlite3 extended/primary result codes we translate (sqlite3.h)
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
@@ -467,37 +498,9 @@ class SqliteEventStore(EventStore):
                 if savepoint:
                     conn.execute("ROLLBACK TO batch")
                 return ConcurrencyError(stream, expected_version, current)
-            rows = []
-            for offset, event in enumerate(events, start=1):
-                data, meta = dump_data(event), dump_meta(event)
-                version = current + offset
-                rows.append(
-                    (
-                        event.id,
-                        stream,
-                        version,
-                        event.type,
-                        event.schema_version,
-                        stamp,
-                        event.run_id,
-                        event.step,
-                        1 if event.type in SUCCESS_TYPES else 0,
-                        data,
-                        meta,
-                        row_checksum(
-                            event.id,
-                            stream,
-                            version,
-                            event.type,
-                            event.schema_version,
-                            stamp,
-                            event.run_id,
-                            event.step,
-                            data,
-                            meta,
-                        ),
-                    )
-                )
+            rows = [
+                event_row(event, stream, current + offset, stamp) for offset, event in enumerate(events, 1)
+            ]
             if len(rows) == 1:  # the common case: one step's event, one statement
                 last = int(conn.execute(_INSERT, rows[0]).lastrowid or 0)
             else:
