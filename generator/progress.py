@@ -64,6 +64,13 @@ def describe_step(step: Step, plan: PlanSpec) -> str:
     return f"{room} — image {(step.index or 0) + 1}/{plan.images_per_room}"
 
 
+def summary(report: RunReport) -> str:
+    """Returns a run's outcome line: ``completed (failed 0, …) — message``."""
+    counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))
+    message = f" — {report.message}" if report.message else ""
+    return f"{report.outcome} ({counts}){message}"
+
+
 class _Tally:
     def __init__(self) -> None:
         self.plan: PlanSpec | None = None
@@ -122,9 +129,7 @@ class PlainReporter:
 
     def finished(self, report: RunReport) -> None:
         """Prints the outcome and counts."""
-        counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))
-        message = f" — {report.message}" if report.message else ""
-        self._print(f"{report.run_id}: {report.outcome} ({counts}){message}")
+        self._print(f"{report.run_id}: {summary(report)}")
 
 
 class JsonLogReporter(PlainReporter):
@@ -219,9 +224,7 @@ class RichReporter:
     def finished(self, report: RunReport) -> None:
         """Stops the display and prints the outcome."""
         self.progress.stop()
-        counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))
-        message = f" — {report.message}" if report.message else ""
-        self.console.print(f"[bold]{report.run_id}[/]: {report.outcome} ({counts}){message}")
+        self.console.print(f"[bold]{report.run_id}[/]: {summary(report)}")
 
 
 def make_reporter(*, log_json: bool, stream: IO[str] | None = None) -> Reporter:

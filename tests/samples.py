@@ -35,6 +35,33 @@ from journal.events import (
 
 RUN = "run-test-1"
 
+#: a small plan file: 3 styles × 2 rooms, one image each (18 steps)
+PLAN_TOML = """
+languages = ["en"]
+images_per_style = 1
+images_per_room = 1
+
+[[subcategories]]
+slug = "art-deco"
+name = "Art Deco"
+
+[[subcategories]]
+slug = "japandi"
+name = "Japandi"
+
+[[subcategories]]
+slug = "wabi-sabi"
+name = "Wabi-Sabi"
+
+[[room_types]]
+slug = "kitchen"
+name = "Kitchen"
+
+[[room_types]]
+slug = "bedroom"
+name = "Bedroom"
+"""
+
 
 def small_plan(
     styles: int = 2, rooms: int = 2, images_per_style: int = 1, images_per_room: int = 1

@@ -14,32 +14,9 @@ from journal.sqlite import SqliteEventStore
 from journal.store import LeaseHolder
 from projector.projector import Projector
 from projector.sqlite import SqliteViewStore
+from tests import samples
 
-PLAN = """
-languages = ["en"]
-images_per_style = 1
-images_per_room = 1
-
-[[subcategories]]
-slug = "art-deco"
-name = "Art Deco"
-
-[[subcategories]]
-slug = "japandi"
-name = "Japandi"
-
-[[subcategories]]
-slug = "wabi-sabi"
-name = "Wabi-Sabi"
-
-[[room_types]]
-slug = "kitchen"
-name = "Kitchen"
-
-[[room_types]]
-slug = "bedroom"
-name = "Bedroom"
-"""
+PLAN = samples.PLAN_TOML
 
 STEPS_PER_STYLE = 1 + 1 + 2 * (1 + 1)  # content, style image, 2 rooms with one image each
 

@@ -19,32 +19,9 @@ from starlette.testclient import TestClient
 
 from generator.web.app import create_app
 from generator.web.service import WebConfig
+from tests import samples
 
-PLAN = """
-languages = ["en"]
-images_per_style = 1
-images_per_room = 1
-
-[[subcategories]]
-slug = "art-deco"
-name = "Art Deco"
-
-[[subcategories]]
-slug = "japandi"
-name = "Japandi"
-
-[[subcategories]]
-slug = "wabi-sabi"
-name = "Wabi-Sabi"
-
-[[room_types]]
-slug = "kitchen"
-name = "Kitchen"
-
-[[room_types]]
-slug = "bedroom"
-name = "Bedroom"
-"""
+PLAN = samples.PLAN_TOML
 
 BASE_URL = "http://127.0.0.1:8765"
 TOKEN = "tok-" + "0123456789abcdef" * 2
