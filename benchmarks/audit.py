@@ -37,7 +37,7 @@ TARGET_S = 0.3
 
 def genjournal(*args: str) -> list[str]:
     """Returns the argv running the installed genjournal in this interpreter."""
-    return [sys.executable, "-m", "generator", *args]
+    return [sys.executable, "-m", "genjournal", *args]
 
 
 def prepare(source: Path, work: Path, *, fresh: bool, events: int) -> None:

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.fakeserver import FakeOpenAI
+from genjournal.testing.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-bench-000000000000000000000000"
@@ -51,7 +51,7 @@ def genjournal(
     """Runs the CLI as a subprocess; returns (seconds, result)."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, env=env or clean_env()
+        [sys.executable, "-m", "genjournal", *args], capture_output=True, text=True, env=env or clean_env()
     )
     return time.perf_counter() - started, result
 

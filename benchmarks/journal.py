@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from benchmarks.generator import machine
+from genjournal.testing import samples
+from journal.backends.sqlite import SqliteEventStore
 from journal.events import dump_data, dump_meta
-from journal.sqlite import SqliteEventStore
 from journal.store import AppendBatch
-from tests import samples
 
 
 def single_appends(store: SqliteEventStore, raw_path: Path, count: int, round_: int) -> tuple[float, float]:

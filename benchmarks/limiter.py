@@ -12,7 +12,7 @@
 (b') The same against a server that sends no ``x-ratelimit-*`` headers, so the
     limiter learns from 429s alone (AIMD); ``--skip-blind`` leaves it out.
 
-The fake server runs as a subprocess (``python -m generator.fakeserver``) so its
+The fake server runs as a subprocess (``python -m genjournal.testing.fake_openai``) so its
 threads do not share the benchmark's interpreter.
 """
 
@@ -60,12 +60,12 @@ STYLE = StyleCreatedData(
 
 @contextmanager
 def fake_server(settings: dict[str, object]) -> Iterator[str]:
-    """Runs ``python -m generator.fakeserver`` and yields its base URL."""
+    """Runs ``python -m genjournal.testing.fake_openai`` and yields its base URL."""
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "generator.fakeserver",
+            "genjournal.testing.fake_openai",
             "--port",
             "0",
             "--rules",

@@ -77,7 +77,7 @@ def rebuild(data_dir: Path) -> tuple[float, int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GENJOURNAL_"))}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generator", "rebuild", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "genjournal", "rebuild", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -49,8 +49,8 @@ PROBE_STREAM = "bench:probe"
 
 def probe(db: str, interval_s: float, seconds: float) -> None:
     """Appends one event every ``interval_s`` and prints "position monotonic_ns" per append."""
+    from journal.backends.sqlite import SqliteEventStore
     from journal.events import StepStarted, StepStartedData
-    from journal.sqlite import SqliteEventStore
 
     store = SqliteEventStore(db, create=False)
     deadline = time.monotonic() + seconds
@@ -107,7 +107,7 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
     seed = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "generator",
+        "genjournal",
         "run",
         "--data-dir",
         str(data),
@@ -123,7 +123,7 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "generator",
+        "genjournal",
         "serve",
         "--data-dir",
         str(data),
@@ -138,7 +138,7 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
         found = re.search(rb"on (http://\S+)/", await server.stderr.readline())
         assert found is not None, "serve did not start"
         base = found.group(1).decode()
-        from journal.sqlite import SqliteEventStore
+        from journal.backends.sqlite import SqliteEventStore
 
         store = SqliteEventStore(data / "journal.db", create=False)
         start = store.last_position()
@@ -157,7 +157,7 @@ async def scenario(clients: int, seconds: float, step_sleep_s: float) -> dict[st
         run = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "generator",
+            "genjournal",
             "run",
             "--data-dir",
             str(data),

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from journal.backends.sqlite import SqliteEventStore, event_row
 from journal.events import (
     CatalogEntry,
     Color,
@@ -39,7 +40,6 @@ from journal.events import (
     StyleCreatedData,
     blob_relpath,
 )
-from journal.sqlite import SqliteEventStore, event_row
 from journal.store import format_time
 
 ROOMS = 24

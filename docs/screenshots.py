@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.fakeserver import FakeOpenAI  # noqa: E402
+from genjournal.testing.fake_openai import FakeOpenAI  # noqa: E402
 from tests.web.chromium import Chromium  # noqa: E402
 
 KEY = "sk-docs-000000000000000000000000"
@@ -39,7 +39,7 @@ def env(**extra: str) -> dict[str, str]:
 def genjournal(*args: str, environ: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Starts a `genjournal` subprocess."""
     return subprocess.Popen(
-        [sys.executable, "-m", "generator", *args],
+        [sys.executable, "-m", "genjournal", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=environ or env(),
@@ -49,10 +49,7 @@ def genjournal(*args: str, environ: dict[str, str] | None = None) -> subprocess.
 def main() -> int:
     """Builds the journal, serves it and saves the two screenshots under docs/."""
     data = Path(tempfile.mkdtemp(prefix="genjournal-docs-")) / "data"
-    assert (
-        genjournal("run", "--data-dir", str(data), "--provider", "offline", "--limit", "3").wait()
-        == 0
-    )
+    assert genjournal("run", "--data-dir", str(data), "--provider", "offline", "--limit", "3").wait() == 0
     with FakeOpenAI(seed=5, rules=[{"match": "bathroom", "fault": "500"}], image_px=256) as server:
         api = env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.base_url)
         common = ("--data-dir", str(data), "--provider", "openai", "--max-attempts", "1")

@@ -130,9 +130,9 @@ class BudgetGuard:
 
     def attach(self, store: EventStore, plan: LoadedPlan) -> None:
         """Reads what earlier runs of this plan spent (crashes included); refuses unpriced spend."""
-        from projector.audit import Journal
+        from projector.audit import AuditLog
 
-        with Journal(store, prices=self.prices) as journal:
+        with AuditLog(store, prices=self.prices) as journal:
             spend = journal.spend(plan_hash=plan.plan_hash)
             if spend.usd is None:
                 raise ConfigError(

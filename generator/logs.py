@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from generator.redaction import redact_secrets
+from journal.redaction import redact_secrets
 
 
 def _redact(value: Any) -> Any:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
 import structlog
 
+from generator.outcome import RunReport
 from generator.providers.base import ProviderError
 from generator.steps import Step
 from journal.events import Event, PlanSpec
-
-if TYPE_CHECKING:
-    from generator.runner import RunReport
 
 log = structlog.get_logger("genjournal.run")
 

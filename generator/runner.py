@@ -33,6 +33,8 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from generator import __version__
+from generator.outcome import EXIT_FAILED, EXIT_USAGE, RunReport, decide_outcome
 from generator.plan import LoadedPlan
 from generator.progress import Reporter
 from generator.providers.base import (
@@ -91,7 +93,6 @@ from projector.projector import Projector
 log = structlog.get_logger("genjournal.run")
 T = TypeVar("T")
 
-CODE_VERSION = "0.1.0"
 PROJECTION_INTERVAL_S = 0.25
 #: results journaled concurrently while the call slots move on (they take milliseconds)
 PERSIST_BACKLOG = 16
@@ -123,18 +124,6 @@ class RunOptions:
     max_attempts: int = 4
     grace_s: float = 10.0
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunReport:
-    """How a run ended: its outcome, counts and exit code."""
-
-    run_id: str
-    outcome: RunOutcome
-    counts: dict[str, int]
-    exit_code: int
-    message: str | None = None
-    recorded: bool = True
 
 
 def new_run_id() -> str:
@@ -258,7 +247,7 @@ class Runner:
                     text_model=self.provider.text_model,
                     image_model=self.provider.image_model,
                     settings=self.options.settings,
-                    code_version=CODE_VERSION,
+                    code_version=__version__,
                     host=socket.gethostname(),
                     pid=os.getpid(),
                     steps_planned=len(all_steps),
@@ -283,17 +272,7 @@ class Runner:
         counts = dict(self._counts)
         counts["selected"] = len(selected)
         counts["pending"] = len(selected) - counts["succeeded"]
-        if self.stop_reason == "aborted":
-            outcome: RunOutcome = "aborted"
-            exit_code = self.stop_exit_code or 1
-        elif self.stop_reason == "interrupted":
-            outcome, exit_code = "interrupted", 130
-        elif self.stop_reason == "budget":
-            outcome, exit_code = "budget", 1
-        elif counts["failed"] or counts["blocked"]:
-            outcome, exit_code = "failed", 1
-        else:
-            outcome, exit_code = "completed", 0
+        outcome, exit_code = decide_outcome(self.stop_reason, self.stop_exit_code, counts)
         report = RunReport(self.run_id, outcome, counts, exit_code, self.stop_message)
         try:
             await self._append(
@@ -312,7 +291,7 @@ class Runner:
         except StoreError as exc:
             report.recorded = False
             report.message = f"{report.message or outcome}; RunFinished not recorded: {exc}"
-            report.exit_code = report.exit_code or 1
+            report.exit_code = report.exit_code or EXIT_FAILED
         self.reporter.finished(report)
         return report
 
@@ -499,7 +478,9 @@ class Runner:
             self.reporter.step_failed(step, failure.error, failure.log.attempts)
             return self._settled(step, meta, False)
         except FatalProviderError as fatal:
-            self.request_stop("aborted", f"the provider refused our credentials: {fatal.error}", exit_code=2)
+            self.request_stop(
+                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=EXIT_USAGE
+            )
             return self._settled(step, None, False)
         except Stopped:
             return self._settled(step, None, False)

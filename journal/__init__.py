@@ -5,7 +5,7 @@ the event types it stores and nothing of what styles mean.
 """
 
 from journal.blobs import BlobRef, BlobStore
-from journal.config import open_store, redact_url, resolve_data_dir, resolve_db_url
+from journal.config import Location, open_store, resolve_data_dir, resolve_db_url
 from journal.errors import (
     ConcurrencyError,
     ConfigError,
@@ -37,6 +37,7 @@ from journal.events import (
     StyleCreated,
     StyleFailed,
 )
+from journal.redaction import redact_url
 from journal.store import EventStore, LeaseHolder, StoredEvent
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "JournalError",
     "LeaseHeldError",
     "LeaseHolder",
+    "Location",
     "Meta",
     "PlanSpec",
     "RoomFailed",

@@ -3,36 +3,26 @@
 ``sqlite:///PATH`` (relative) or ``sqlite:////ABS/PATH`` selects ``SqliteEventStore``;
 ``mongodb://…`` and ``mongodb+srv://…`` select ``MongoEventStore``; ``mongomock://NAME``
 is an in-process MongoDB stand-in for tests. Without ``--db`` the journal is
-``sqlite:///<data-dir>/journal.db``. Credentials in a URL are never printed:
-``redact_url`` is the only form of a URL that reaches a message or a log line.
+``sqlite:///<data-dir>/journal.db``. ``Location`` is the one resolver of both: every
+command and the Python API find a journal through it. Credentials in a URL are never
+printed: ``journal.redaction.redact_url`` is the only form of a URL that reaches a
+message or a log line.
 """
 
 from __future__ import annotations
 
 import os
-import re
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from journal.errors import ConfigError
+from journal.redaction import redact_url
 from journal.store import EventStore
 
 DATA_DIR_ENV = "GENJOURNAL_DATA_DIR"
 DB_ENV = "GENJOURNAL_DB"
 DEFAULT_DATA_DIR = "./genjournal-data"
 SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://", "mongomock://")
-
-
-def redact_url(url: str) -> str:
-    """Returns the URL with any user name and password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//***@", url)
-    if parts.username is None and parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
@@ -69,11 +59,47 @@ def sqlite_path(url: str) -> Path:
 def open_store(url: str, *, create: bool = True) -> EventStore:
     """Opens the event store a URL names (``create=False`` refuses a missing journal)."""
     if url.startswith("sqlite:///"):
-        from journal.sqlite import SqliteEventStore
+        from journal.backends.sqlite import SqliteEventStore
 
         return SqliteEventStore(sqlite_path(url), create=create)
     if url.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
-        from journal.mongo import MongoEventStore
+        from journal.backends.mongo import MongoEventStore
 
         return MongoEventStore.from_url(url, create=create)
     raise ConfigError(f"unknown --db scheme in {redact_url(url)!r}")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one journal lives: its URL, and the data directory holding its images."""
+
+    url: str
+    data_dir: Path
+
+    @classmethod
+    def resolve(cls, data_dir: str | os.PathLike[str] | None = None, db: str | None = None) -> Location:
+        """Returns the location from ``--data-dir``/``--db``, else the environment, else the defaults."""
+        directory = resolve_data_dir(data_dir)
+        return cls(url=resolve_db_url(db, directory), data_dir=directory)
+
+    @classmethod
+    def of(cls, where: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Location:
+        """Returns the location of a data directory or a journal URL (images beside a SQLite file)."""
+        text = os.fspath(where)
+        if "://" not in text:
+            return cls.resolve(text)
+        url = resolve_db_url(text, Path("."))
+        if data_dir is not None:
+            return cls(url=url, data_dir=resolve_data_dir(data_dir))
+        if url.startswith("sqlite:///"):
+            return cls(url=url, data_dir=sqlite_path(url).parent)
+        return cls(url=url, data_dir=resolve_data_dir(None))
+
+    @property
+    def shown(self) -> str:
+        """Returns the URL as it may be printed (credentials redacted)."""
+        return redact_url(self.url)
+
+    def open(self, *, create: bool = False) -> EventStore:
+        """Opens the journal (``create=False`` refuses a missing one)."""
+        return open_store(self.url, create=create)

@@ -1,10 +1,10 @@
 """The audit query API: status, history, costs, documents and verify over either store.
 
-``open_journal(where)`` takes a data directory or a journal URL (``sqlite:///…``,
-``mongodb://…``, ``mongomock://…``) and returns a ``Journal`` (a context manager)::
+``open_audit_log(where)`` takes a data directory or a journal URL (``sqlite:///…``,
+``mongodb://…``, ``mongomock://…``) and returns an ``AuditLog`` (a context manager)::
 
-    with open_journal("genjournal-data") as journal:
-        print(journal.status().styles.complete)
+    with open_audit_log("genjournal-data") as audit:
+        print(audit.status().styles.complete)
 
 Every method returns a pydantic model of ``projector.reports``; ``genjournal <command>
 --json`` prints exactly that model's JSON. Nothing here replays the journal per query:
@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from journal.config import open_store, resolve_data_dir, resolve_db_url, sqlite_path
+from journal.config import Location
 from journal.errors import ConfigError, StoreError
 from journal.events import EVENT_TYPES
 from journal.store import EventStore, RawEvent, parse_time, utcnow
@@ -91,32 +91,26 @@ def check_types(types: Iterable[str] | None) -> list[str] | None:
     return chosen or None
 
 
-def locate(where: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> tuple[str, Path]:
-    """Returns (journal URL, data dir) for a data directory or a journal URL."""
-    text = os.fspath(where)
-    if "://" in text:
-        url = resolve_db_url(text, Path("."))
-        if data_dir is not None:
-            return url, resolve_data_dir(data_dir)
-        if url.startswith("sqlite:///"):
-            return url, sqlite_path(url).parent
-        return url, resolve_data_dir(None)
-    directory = resolve_data_dir(text)
-    return resolve_db_url(None, directory), directory
-
-
-def open_journal(
-    where: str | os.PathLike[str],
+def open_audit_log(
+    where: str | os.PathLike[str] | Location,
     *,
     data_dir: str | os.PathLike[str] | None = None,
     prices: PriceTable | str | os.PathLike[str] | None = None,
     refresh: bool = True,
-) -> Journal:
-    """Opens an existing journal (a data directory or a URL) for audit queries."""
-    url, directory = locate(where, data_dir)
-    store = open_store(url, create=False)
+    notify: Callable[[str], None] | None = None,
+) -> AuditLog:
+    """Opens an existing journal (a data directory, a URL or a ``Location``) for audit queries."""
+    location = where if isinstance(where, Location) else Location.of(where, data_dir)
+    store = location.open(create=False)
     try:
-        return Journal(store, data_dir=directory, prices=prices, refresh=refresh, owns_store=True)
+        return AuditLog(
+            store,
+            data_dir=location.data_dir,
+            prices=prices,
+            refresh=refresh,
+            owns_store=True,
+            notify=notify,
+        )
     except BaseException:
         store.close()
         raise
@@ -161,7 +155,7 @@ class Snapshot:
         ]
 
 
-class Journal:
+class AuditLog:
     """Audit queries over one journal: status, history, costs, documents, verify."""
 
     def __init__(
@@ -246,7 +240,7 @@ class Journal:
         if self._owns_store:
             self.store.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> AuditLog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
+from journal.backends.sqlite import SqliteEventStore
 from journal.events import PlanSpec
-from journal.sqlite import SqliteEventStore
+from projector.backends.sqlite import write_documents
 from projector.facts import (
     RUN_PREFIX,
     RunFacts,
@@ -43,7 +44,6 @@ from projector.facts import (
     new_style_facts,
 )
 from projector.fold import STYLE_PREFIX, Document, apply, finalize
-from projector.sqlite import write_documents
 from projector.store import FactsUpdate
 
 STYLE_STOP = STYLE_PREFIX[:-1] + chr(ord(STYLE_PREFIX[-1]) + 1)  # "style;" sorts right after "style:…"

@@ -40,8 +40,8 @@ from projector.fold import Document, apply, finalize, slug_of
 from projector.store import FactsUpdate, RebuildTarget, ViewState, ViewStore
 
 if TYPE_CHECKING:
-    from journal.sqlite import SqliteEventStore
-    from projector.sqlite import SqliteRebuildTarget
+    from journal.backends.sqlite import SqliteEventStore
+    from projector.backends.sqlite import SqliteRebuildTarget
 
 Progress = Callable[[int, int], None]
 #: below this many events a rebuild is quicker in one process than with worker start-up
@@ -167,8 +167,8 @@ class Projector:
             workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN_EVENTS else 1
         target = self.views.begin_rebuild()
         if workers > 1:
-            from journal.sqlite import SqliteEventStore
-            from projector.sqlite import SqliteRebuildTarget
+            from journal.backends.sqlite import SqliteEventStore
+            from projector.backends.sqlite import SqliteRebuildTarget
 
             if isinstance(self.events, SqliteEventStore) and isinstance(target, SqliteRebuildTarget):
                 return self._rebuild_parallel(self.events, target, total, workers, progress, started)

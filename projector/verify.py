@@ -205,7 +205,7 @@ def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
 
 def _check_store(store: EventStore, findings: Findings) -> None:
     """Runs the backend's own checks: integrity, positions, stream versions."""
-    from journal.sqlite import SqliteEventStore
+    from journal.backends.sqlite import SqliteEventStore
 
     if isinstance(store, SqliteEventStore):
         problems = [line for line in store.integrity_check() if line != "ok"]

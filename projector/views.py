@@ -13,13 +13,13 @@ def open_views(events: EventStore, *, create: bool = True) -> ViewStore:
     ``create=False`` opens it read-only: nothing is created, migrated or indexed.
     """
     if events.backend == "sqlite":
-        from journal.sqlite import SqliteEventStore
-        from projector.sqlite import SqliteViewStore
+        from journal.backends.sqlite import SqliteEventStore
+        from projector.backends.sqlite import SqliteViewStore
 
         assert isinstance(events, SqliteEventStore)
         return SqliteViewStore(events.path, create=create)
     if events.backend == "mongodb":
-        from projector.mongo import MongoViewStore
+        from projector.backends.mongo import MongoViewStore
 
         return MongoViewStore.for_events(events, create=create)
     raise ConfigError(f"no projection store for the {events.backend} backend")

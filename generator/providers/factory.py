@@ -9,7 +9,7 @@ from generator.settings import ProviderSettings
 def make_provider(name: str, settings: ProviderSettings) -> Provider:
     """Returns the ``openai`` or ``offline`` provider configured by ``settings``."""
     if name == "offline":
-        from generator.providers.offline import OfflineProvider
+        from generator.providers.offline.provider import OfflineProvider
 
         kwargs = {
             key: value

@@ -13,11 +13,11 @@ from typing import Any, Literal
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.cli import cli
+from genjournal.cli import cli
+from genjournal.testing import samples
 from journal.blobs import BlobStore
 from journal.events import Event, ImageGenerated, Meta, RunStarted, StepStarted, StepStartedData
 from journal.store import EventStore, LeaseHolder
-from tests import samples
 from tests.journal.backends import Backend
 
 #: 3 styles, 2 rooms each, 1 style image and 1 image per room: 3 images per style

@@ -7,9 +7,9 @@ import pytest
 from generator.budget import BudgetGuard
 from generator.settings import ProviderSettings
 from generator.steps import plan_steps
+from genjournal.testing import samples
 from journal.errors import ConfigError
 from journal.events import Meta
-from tests import samples
 
 STEPS = plan_steps(samples.small_plan(styles=1, rooms=1, images_per_style=2, images_per_room=0))
 CONTENT, IMAGE_0, IMAGE_1, ROOM = STEPS

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from projector.audit import open_journal
+from genjournal.testing import samples
+from projector.audit import open_audit_log
 from projector.reports import CostReport
-from tests import samples
 from tests.audit.conftest import (
     FAILED_IMAGE_USD,
     IMAGE_USD,
@@ -159,7 +159,7 @@ def test_crash_overhead_counts_and_estimates_lost_calls_and_names_re_requests(
 def test_the_python_api_costs_equal_the_cli_json(journal_a: Audited) -> None:
     """Journal.costs(by=...) dumps to exactly what `costs --json` prints."""
     printed = journal_a.cli_json("costs", "--by", "style")
-    with open_journal(journal_a.url, data_dir=journal_a.data_dir) as journal:
+    with open_audit_log(journal_a.url, data_dir=journal_a.data_dir) as journal:
         assert journal.costs(by="style").model_dump(mode="json") == printed
 
 
@@ -175,7 +175,7 @@ def test_the_view_store_groups_usage_sums_in_the_database(journal_a: Audited, by
                 sums[i] += int(value)  # type: ignore[call-overload]
         return out
 
-    with open_journal(journal_a.url, data_dir=journal_a.data_dir) as journal:
+    with open_audit_log(journal_a.url, data_dir=journal_a.data_dir) as journal:
         snap = journal.snapshot()
         in_database = snap.views.cost_sums(by)
         derived = snap.rows(by)  # type: ignore[arg-type]

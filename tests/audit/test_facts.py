@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from genjournal.testing import samples
 from journal.events import Meta
 from journal.store import RawEvent, StoredEvent
 from projector.facts import (
@@ -11,7 +12,6 @@ from projector.facts import (
     new_run_facts,
     new_style_facts,
 )
-from tests import samples
 
 
 def raw(event: object, stream: str, version: int, position: int | None = None) -> RawEvent:

@@ -1,7 +1,7 @@
 """Against the fake OpenAI server: `costs` equals its billing ledger; `--budget-usd` stops in time.
 
 The generator runs in-process (``CliRunner``) with ``--provider openai`` pointed at
-``generator.fakeserver.FakeOpenAI``, whose ledger records every request and what the
+``genjournal.testing.fake_openai.FakeOpenAI``, whose ledger records every request and what the
 real API would have billed for it.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.cli import cli
-from generator.fakeserver import FakeOpenAI
+from genjournal.cli import cli
+from genjournal.testing.fake_openai import FakeOpenAI
 from projector.prices import load_prices
 from projector.reports import CostReport, StatusReport
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from projector.audit import open_journal
+from projector.audit import open_audit_log
 from projector.reports import HistoryEntry
 from tests.audit.conftest import Audited
 
@@ -97,6 +97,6 @@ def test_the_human_table_shows_model_usage_cost_and_error(journal_a: Audited) ->
 def test_the_python_api_history_equals_the_cli_json(journal_a: Audited) -> None:
     """Journal.history(...) dumps to exactly what `history --json` prints."""
     printed = journal_a.cli_json("history", "style-1", "--limit", "2")
-    with open_journal(journal_a.url, data_dir=journal_a.data_dir) as journal:
+    with open_audit_log(journal_a.url, data_dir=journal_a.data_dir) as journal:
         entries = journal.history("style-1", limit=2)
     assert [e.model_dump(mode="json") for e in entries] == printed

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
+from genjournal.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
+from genjournal.testing import samples
 from journal.store import LeaseHolder
-from projector.audit import open_journal
+from projector.audit import open_audit_log
 from projector.reports import StatusReport
-from tests import samples
 from tests.audit.conftest import (
     IMAGE_USD,
     PLAN,
@@ -111,7 +111,7 @@ def test_status_on_a_missing_journal_is_one_line_and_exit_2(tmp_path: os.PathLik
     """A data dir without a journal is a one-line error with exit code 2, not a traceback."""
     from click.testing import CliRunner
 
-    from generator.cli import cli
+    from genjournal.cli import cli
 
     result = CliRunner().invoke(cli, ["status", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
@@ -120,9 +120,9 @@ def test_status_on_a_missing_journal_is_one_line_and_exit_2(tmp_path: os.PathLik
 
 
 def test_the_python_api_returns_what_the_cli_prints(journal_a: Audited) -> None:
-    """open_journal(url).status() dumps to exactly the JSON `status --json` prints."""
+    """open_audit_log(url).status() dumps to exactly the JSON `status --json` prints."""
     printed = journal_a.cli_json("status")
-    with open_journal(journal_a.url, data_dir=journal_a.data_dir) as journal:
+    with open_audit_log(journal_a.url, data_dir=journal_a.data_dir) as journal:
         assert journal.status().model_dump(mode="json") == printed
 
 

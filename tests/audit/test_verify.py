@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from genjournal.testing import samples
 from journal.blobs import BlobStore
 from projector.reports import VerifyReport
-from tests import samples
 from tests.audit.conftest import Audited
 from tests.journal.backends import MongoBackend, SqliteBackend
 
@@ -155,8 +155,8 @@ def test_verify_reports_a_damaged_sqlite_row_by_its_checksum(tmp_path: Path) -> 
     """A SQLite row altered on disk fails its checksum: verify names the position and exits 1."""
     from click.testing import CliRunner
 
-    from generator.cli import cli
-    from journal.sqlite import SqliteEventStore
+    from genjournal.cli import cli
+    from journal.backends.sqlite import SqliteEventStore
 
     store = SqliteEventStore(tmp_path / "journal.db")
     store.append("run:r", [samples.run_started()])
@@ -178,8 +178,8 @@ def test_verify_finds_a_removed_sqlite_row_as_position_and_version_gaps(tmp_path
     """A row deleted behind the triggers leaves position and stream-version gaps: both errors."""
     from click.testing import CliRunner
 
-    from generator.cli import cli
-    from journal.sqlite import SqliteEventStore
+    from genjournal.cli import cli
+    from journal.backends.sqlite import SqliteEventStore
 
     store = SqliteEventStore(tmp_path / "journal.db")
     store.append("run:r", [samples.run_started()])

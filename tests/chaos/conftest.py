@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal import failpoints
 
 KEY = "sk-test-chaos-fixture-0123456789abcdef"
@@ -66,7 +66,7 @@ def genjournal(
     if failpoint_spec:
         env["GENJOURNAL_FAILPOINTS"] = failpoint_spec
     return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
+        [sys.executable, "-m", "genjournal", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -312,7 +312,7 @@ class Episode:
         started = time.monotonic()
         try:
             if self.config.in_process:
-                from generator.fakeserver import FakeOpenAI
+                from genjournal.testing.fake_openai import FakeOpenAI
 
                 with FakeOpenAI(**_in_process_settings(self.config.server_settings())) as fake:
                     self.server = InProcessServer(fake)
@@ -485,7 +485,7 @@ class Episode:
         return env
 
     def _spawn(self, kind: str, args: list[str], action: Action) -> ProcessRecord:
-        argv = [sys.executable, "-m", "generator", *args]
+        argv = [sys.executable, "-m", "genjournal", *args]
         err_path = self.workdir / f"process-{len(self.records) + 1}.stderr"
         started = time.time()
         with err_path.open("w+") as err:
@@ -522,7 +522,7 @@ class Episode:
     def _invoke(self, kind: str, args: list[str], action: Action) -> ProcessRecord:
         from click.testing import CliRunner
 
-        from generator.cli import cli
+        from genjournal.cli import cli
         from journal import failpoints
 
         env = self._env(action)

@@ -27,7 +27,7 @@ class LedgerSource(Protocol):
 
 
 class FakeServerProcess:
-    """Runs ``python -m generator.fakeserver`` as a subprocess and talks to it over HTTP."""
+    """Runs ``python -m genjournal.testing.fake_openai`` as a subprocess and talks to it over HTTP."""
 
     def __init__(self, settings: dict[str, Any], log: Path) -> None:
         self.settings = settings
@@ -42,7 +42,7 @@ class FakeServerProcess:
             [
                 sys.executable,
                 "-m",
-                "generator.fakeserver",
+                "genjournal.testing.fake_openai",
                 "--port",
                 "0",
                 "--rules",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journal.backends.sqlite import SqliteEventStore
 from journal.config import open_store
-from journal.sqlite import SqliteEventStore
 from journal.store import EventStore
 from projector.export import export_bytes
 from projector.projector import Projector

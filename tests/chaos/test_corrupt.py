@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from journal.sqlite import SqliteEventStore
-from tests import samples
+from genjournal.testing import samples
+from journal.backends.sqlite import SqliteEventStore
 from tests.chaos.conftest import genjournal, run_args
 
 pytestmark = pytest.mark.slow

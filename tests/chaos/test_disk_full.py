@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.fakeserver import FakeOpenAI
+from genjournal.cli import cli
+from genjournal.testing import samples
+from genjournal.testing.fake_openai import FakeOpenAI
+from journal.backends.sqlite import SqliteEventStore
 from journal.errors import StoreFullError
-from journal.sqlite import SqliteEventStore
 from journal.store import AppendBatch
-from tests import samples
 from tests.chaos import checks
 from tests.chaos.conftest import genjournal, run_args
 from tests.chaos.snapshot import sqlite_snapshot

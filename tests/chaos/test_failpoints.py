@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal import failpoints
+from journal.backends.sqlite import SqliteEventStore
 from journal.failpoints import FAILPOINT_EXIT_CODE
-from journal.sqlite import SqliteEventStore
-from projector.sqlite import SqliteViewStore
+from projector.backends.sqlite import SqliteViewStore
 from tests.chaos.checks import sha256_file, temp_files
 from tests.chaos.conftest import genjournal, run_args
 
@@ -54,7 +54,7 @@ def die_at(point: str, plan: Path, data: Path, fake: FakeOpenAI, nth: int = 1) -
 def test_the_code_wires_exactly_the_known_failpoints() -> None:
     """Every ``failpoint("…")`` in the packages is in KNOWN, and every KNOWN name is wired."""
     wired = set()
-    for package in ("journal", "projector", "generator"):
+    for package in ("journal", "projector", "generator", "genjournal"):
         for source in (ROOT / package).rglob("*.py"):
             wired |= set(re.findall(r'\bfailpoint\("([a-z-]+)"\)', source.read_text()))
     assert wired == failpoints.KNOWN

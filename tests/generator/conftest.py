@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
 from generator.providers.openai import OpenAIProvider, OpenAISettings
+from genjournal.testing.fake_openai import FakeOpenAI
 
 #: the API key the tests' providers use; any test may check it never leaks
 TEST_API_KEY = "sk-test-genjournal-0123456789abcdefWXYZ"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from generator.fakeserver import FakeOpenAI, SchemaFaker, go_duration, strict_schema_problem
+from genjournal.testing.fake_openai import FakeOpenAI, SchemaFaker, go_duration, strict_schema_problem
 from tests.generator.conftest import TEST_API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -312,10 +312,10 @@ def test_same_seed_gives_the_same_replies_and_faults() -> None:
 
 @pytest.mark.timeout(30)
 def test_runs_as_a_subprocess_printing_its_url() -> None:
-    """``python -m generator.fakeserver --rules JSON`` prints its URL and applies the rules."""
+    """``python -m genjournal.testing.fake_openai --rules JSON`` prints its URL and applies the rules."""
     rules = json.dumps({"rules": [{"match": "", "fault": "500"}]})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generator.fakeserver", "--port", "0", "--rules", rules],
+        [sys.executable, "-m", "genjournal.testing.fake_openai", "--port", "0", "--rules", rules],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import pytest
 
 from generator.plan import load_plan
-from generator.png import PATTERNS
 from generator.providers.base import (
     ImageRequest,
     ImageResult,
@@ -24,8 +23,9 @@ from generator.providers.base import (
     StyleRequest,
     StyleResult,
 )
-from generator.providers.offline import OfflineProvider, step_seed
-from generator.providers.offline_knowledge import ROOMS, STYLES
+from generator.providers.offline.knowledge import ROOMS, STYLES
+from generator.providers.offline.provider import OfflineProvider, step_seed
+from generator.providers.offline.swatches import PATTERNS
 from journal.errors import ConfigError
 from journal.events import (
     CatalogEntry,
@@ -458,7 +458,7 @@ _DIGEST_SCRIPT = """
 import asyncio, hashlib
 from generator.plan import load_plan
 from generator.providers.base import ImageRequest, RoomRequest, StyleRequest
-from generator.providers.offline import OfflineProvider
+from generator.providers.offline.provider import OfflineProvider
 
 async def main():
     provider, digest = OfflineProvider(), hashlib.sha256()

@@ -10,20 +10,15 @@ from typing import Literal
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
 from generator.providers.base import (
     ImageRequest,
     ProviderError,
     RoomRequest,
     StyleRequest,
 )
-from generator.providers.openai import (
-    OpenAIProvider,
-    OpenAISettings,
-    parse_duration,
-    parse_rate_limit,
-    parse_retry_after,
-)
+from generator.providers.openai import OpenAIProvider, OpenAISettings
+from generator.providers.openai.headers import parse_duration, parse_rate_limit, parse_retry_after
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal.events import CatalogEntry, Color, Prose, RoomGeneratedData, StyleCreatedData
 from tests.generator.conftest import TEST_API_KEY
 

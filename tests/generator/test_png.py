@@ -10,7 +10,8 @@ import zlib
 
 import pytest
 
-from generator.png import PATTERNS, encode_png, parse_hex, png_size, render_swatch
+from generator.png import encode_png, png_size
+from generator.providers.offline.swatches import PATTERNS, parse_hex, render_swatch
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
 from generator.providers.base import CallInfo, ProviderError, RateLimitInfo, StyleRequest
 from generator.providers.openai import OpenAIProvider
 from generator.ratelimit import RateLimiter, RateLimiters
 from generator.retry import RetryError, RetryPolicy, call_with_retries
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal.events import CatalogEntry
 
 

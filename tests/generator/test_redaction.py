@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.redaction import redact_secrets
+from journal.redaction import redact_secrets
 
 
 def test_removes_the_configured_key_and_anything_key_shaped(

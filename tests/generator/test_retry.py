@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
 from generator.providers.base import CallInfo, ErrorKind, ProviderError, StyleRequest, StyleResult
 from generator.providers.openai import OpenAIProvider
 from generator.ratelimit import RateLimiter, RateLimiters
@@ -22,6 +21,7 @@ from generator.retry import (
     Stopped,
     call_with_retries,
 )
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal.events import CatalogEntry
 
 

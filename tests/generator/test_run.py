@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.cli import cli
+from genjournal.cli import cli
+from genjournal.testing import samples
+from journal.backends.sqlite import SqliteEventStore
 from journal.events import CURRENT_SCHEMA
-from journal.sqlite import SqliteEventStore
 from journal.store import LeaseHolder
+from projector.backends.sqlite import SqliteViewStore
 from projector.projector import Projector
-from projector.sqlite import SqliteViewStore
-from tests import samples
 
 PLAN = samples.PLAN_TOML
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.fakeserver import FakeOpenAI
+from genjournal.testing.fake_openai import FakeOpenAI
 from tests.generator.test_run import documents, journal_events, successes, write_plan
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def run_cmd(data: Path, plan: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "generator",
+        "genjournal",
         "run",
         "--provider",
         "openai",

@@ -24,7 +24,7 @@ def start_run(
     env = {**os.environ, "GENJOURNAL_FAILPOINTS": f"step-before-call=sleep:{slow_s}"}
     env.pop("OPENAI_API_KEY", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "generator", "run", "--plan", str(plan), "--data-dir", str(data), *extra],
+        [sys.executable, "-m", "genjournal", "run", "--plan", str(plan), "--data-dir", str(data), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -60,7 +60,7 @@ def finish(data: Path, plan: Path) -> subprocess.CompletedProcess[str]:
     """Runs the plan to completion and returns the finished process."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "GENJOURNAL_FAILPOINTS")}
     return subprocess.run(
-        [sys.executable, "-m", "generator", "run", "--plan", str(plan), "--data-dir", str(data)],
+        [sys.executable, "-m", "genjournal", "run", "--plan", str(plan), "--data-dir", str(data)],
         capture_output=True,
         text=True,
         timeout=120,

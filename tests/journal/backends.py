@@ -23,7 +23,7 @@ from journal.events import SUCCESS_TYPES
 from journal.store import EventStore
 
 if TYPE_CHECKING:
-    from journal.mongo import MongoEventStore
+    from journal.backends.mongo import MongoEventStore
 
 MONGODB_URI = os.environ.get("MONGODB_URI")
 
@@ -55,7 +55,7 @@ class SqliteBackend(Backend):
         self.url = f"sqlite:///{self.path}"
 
     def open(self, *, create: bool = True) -> EventStore:
-        from journal.sqlite import SqliteEventStore
+        from journal.backends.sqlite import SqliteEventStore
 
         return SqliteEventStore(self.path, create=create)
 
@@ -105,14 +105,14 @@ class MongoBackend(Backend):
 
     def open_mongo(self, *, create: bool = True, **options: Any) -> MongoEventStore:
         """Opens a handle with Mongo-only options (``clock``, ``gap_timeout_s``)."""
-        from journal.mongo import MongoEventStore
+        from journal.backends.mongo import MongoEventStore
 
         return MongoEventStore.from_url(self.url, create=create, **options)
 
     @contextlib.contextmanager
     def raw_database(self) -> Iterator[Any]:
         """Yields the driver's handle on this journal's database, around the store."""
-        from journal.mongo import connect
+        from journal.backends.mongo import connect
 
         target = connect(self.url)
         try:
@@ -122,13 +122,13 @@ class MongoBackend(Backend):
                 target.client.close()
 
     def inject_raw(self, store: EventStore, row: dict[str, Any]) -> None:
-        from journal.mongo import MongoEventStore
+        from journal.backends.mongo import MongoEventStore
 
         assert isinstance(store, MongoEventStore)
         store.inject_raw_for_tests(row)
 
     def cleanup(self) -> None:
-        from journal.mongo import MongoEventStore
+        from journal.backends.mongo import MongoEventStore
 
         MongoEventStore.drop_database_for_tests(self.url)
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from genjournal.testing import samples
 from journal.errors import (
     ConcurrencyError,
     CorruptEventError,
@@ -21,7 +22,6 @@ from journal.errors import (
 )
 from journal.events import CURRENT_SCHEMA
 from journal.store import EventStore, LeaseHolder, utcnow
-from tests import samples
 from tests.journal.backends import Backend
 
 

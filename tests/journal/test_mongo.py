@@ -34,7 +34,15 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
+from genjournal.testing import samples
 from journal import failpoints
+from journal.backends.mongo import (
+    EVENT_INDEXES,
+    HOLE_STREAM,
+    MongoEventStore,
+    translate_error,
+    url_secrets,
+)
 from journal.config import open_store
 from journal.errors import (
     ConcurrencyError,
@@ -48,15 +56,7 @@ from journal.errors import (
     StoreFullError,
     StoreUnavailableError,
 )
-from journal.mongo import (
-    EVENT_INDEXES,
-    HOLE_STREAM,
-    MongoEventStore,
-    translate_error,
-    url_secrets,
-)
 from journal.store import LeaseHolder, StoredEvent, utcnow
-from tests import samples
 from tests.journal.backends import BACKEND_PARAMS, MongoBackend, make_backend
 
 MONGO_PARAMS = [param for param in BACKEND_PARAMS if param != "sqlite"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from journal.backends.sqlite import SCHEMA_VERSION, SqliteEventStore, translate_error
 from journal.errors import (
     ConfigError,
     IncompatibleStoreError,
@@ -21,12 +22,11 @@ from journal.errors import (
     StoreFullError,
     StoreUnavailableError,
 )
-from journal.sqlite import SCHEMA_VERSION, SqliteEventStore, translate_error
 
 CHILD = """
 import sys
-from journal.sqlite import SqliteEventStore
-from tests import samples
+from journal.backends.sqlite import SqliteEventStore
+from genjournal.testing import samples
 store = SqliteEventStore(sys.argv[1])
 tag, count = sys.argv[2], int(sys.argv[3])
 for i in range(count):
@@ -94,7 +94,7 @@ def test_sigkill_while_appending_keeps_every_returned_append(tmp_path: Path) -> 
         assert set(reported) <= ids
         assert store.position_gaps() == []
         # The journal stays writable after the crash.
-        from tests import samples
+        from genjournal.testing import samples
 
         store.append("style:victim", [samples.room_failed()])
     finally:
@@ -150,7 +150,7 @@ def test_missing_journal_is_refused_without_creating_anything(tmp_path: Path) ->
 
 def test_events_cannot_be_updated_or_deleted_even_with_sql(tmp_path: Path) -> None:
     """Triggers refuse UPDATE and DELETE on the events table, whoever issues them."""
-    from tests import samples
+    from genjournal.testing import samples
 
     path = tmp_path / "journal.db"
     store = SqliteEventStore(path)
@@ -206,7 +206,7 @@ def test_store_unavailable_is_also_a_connection_error() -> None:
 
 def test_envelope_json_of_a_stored_event_is_what_history_prints(tmp_path: Path) -> None:
     """The envelope of an appended event is JSON with exactly the fields DESIGN.md lists."""
-    from tests import samples
+    from genjournal.testing import samples
 
     store = SqliteEventStore(tmp_path / "journal.db")
     try:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from genjournal.testing import samples
 from journal.errors import CorruptEventError
 from journal.events import Event, PlanSpec
 from journal.store import RawEvent, StoredEvent
 from projector.fold import DOCUMENT_KEYS, apply, dumps, finalize, fold
-from tests import samples
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

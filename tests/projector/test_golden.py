@@ -14,8 +14,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from generator.cli import cli
-from generator.fakeserver import FakeOpenAI
+from genjournal.cli import cli
+from genjournal.testing.fake_openai import FakeOpenAI
 from journal.store import EventStore
 from projector.export import export_bytes
 from projector.projector import Projector

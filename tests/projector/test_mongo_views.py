@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
+from genjournal.testing import samples
 from journal import failpoints
+from journal.backends.mongo import MongoEventStore
 from journal.failpoints import FailpointError
-from journal.mongo import MongoEventStore
 from journal.store import EventStore, LeaseHolder, format_time
+from projector.backends.mongo import MongoViewStore
 from projector.export import export_bytes
 from projector.fold import DOCUMENT_KEYS, finalize, fold
-from projector.mongo import MongoViewStore
 from projector.projector import Projector
 from projector.store import ViewState
 from projector.views import open_views
-from tests import samples
 from tests.journal.backends import BACKEND_PARAMS, MongoBackend, make_backend
 
 MONGO_PARAMS = [param for param in BACKEND_PARAMS if param != "sqlite"]
@@ -157,7 +157,7 @@ def test_export_is_byte_identical_on_sqlite_and_mongomock(
             yield start + timedelta(milliseconds=7 * step)
 
     sqlite_clock = ticking()
-    monkeypatch.setattr("journal.sqlite.utcnow", lambda: next(sqlite_clock))
+    monkeypatch.setattr("journal.backends.sqlite.utcnow", lambda: next(sqlite_clock))
     mongo_clock = ticking()
     exports: dict[str, list[bytes]] = {}
     for name in ("sqlite", "mongomock"):

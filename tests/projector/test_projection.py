@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from genjournal.testing import samples
 from journal.events import Event, Meta, PlanSpec, RunStarted, StepStarted, StepStartedData
 from journal.store import EventStore
 from projector.export import export_bytes
@@ -17,7 +18,6 @@ from projector.fold import fold
 from projector.projector import Projector
 from projector.store import ViewStore
 from projector.views import open_views
-from tests import samples
 from tests.journal.backends import Backend, make_backend
 
 STYLES = ["style-0", "style-1", "style-2"]

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from genjournal.testing import samples
+from journal.backends.sqlite import SqliteEventStore
 from journal.failpoints import FAILPOINT_EXIT_CODE
-from journal.sqlite import SqliteEventStore
+from projector.backends.sqlite import SqliteViewStore
 from projector.export import export_bytes
 from projector.projector import Projector
-from projector.sqlite import SqliteViewStore
-from tests import samples
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def _journal(data_dir: Path, styles: int) -> bytes:
 
 def _export(data_dir: Path) -> bytes:
     result = subprocess.run(
-        [sys.executable, "-m", "generator", "export", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "genjournal", "export", "--data-dir", str(data_dir)],
         capture_output=True,
         check=True,
         timeout=60,
@@ -58,7 +58,7 @@ def _rebuild(data_dir: Path, env: dict[str, str] | None = None, workers: int = 1
         [
             sys.executable,
             "-m",
-            "generator",
+            "genjournal",
             "rebuild",
             "--data-dir",
             str(data_dir),
@@ -133,7 +133,7 @@ def test_catch_up_dying_before_its_checkpoint_is_redone_exactly_once(tmp_path: P
     finally:
         store.close()
     died = subprocess.run(
-        [sys.executable, "-m", "generator", "export", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "genjournal", "export", "--data-dir", str(tmp_path)],
         capture_output=True,
         timeout=60,
         env={**os.environ, "GENJOURNAL_FAILPOINTS": "projection-before-checkpoint=exit"},

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from generator.web.app import create_app
-from generator.web.service import WebConfig
-from tests import samples
+from genjournal.testing import samples
+from genjournal.web.app import create_app
+from genjournal.web.service import WebConfig
 
 PLAN = samples.PLAN_TOML
 
@@ -51,7 +51,7 @@ def genjournal(
 ) -> subprocess.CompletedProcess[str]:
     """Runs the real `genjournal` command in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "generator", *args],
+        [sys.executable, "-m", "genjournal", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -117,7 +117,7 @@ class Served:
             [
                 sys.executable,
                 "-m",
-                "generator",
+                "genjournal",
                 "serve",
                 "--data-dir",
                 str(data),

@@ -8,8 +8,8 @@ import pytest
 
 from generator.plan import load_plan, parse_plan
 from generator.steps import plan_steps
-from generator.web.board import Cell, RunningSteps, build_grid, cell_of
-from generator.web.runs import RunRequest, plan_toml
+from genjournal.web.board import Cell, RunningSteps, build_grid, cell_of
+from genjournal.web.runs import RunRequest, plan_toml
 from journal.events import CatalogEntry, PlanSpec
 
 PLAN = PlanSpec(

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from generator.web.queries import money
+from genjournal.web.queries import money
+from journal.backends.sqlite import SqliteEventStore
 from journal.events import RoomFailed, RoomFailedData, StepError
-from journal.sqlite import SqliteEventStore
 from tests.web.chromium import Chromium, Page, find_chromium
 from tests.web.conftest import Served, cli_json, genjournal, run_offline, write_plan
 

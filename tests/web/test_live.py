@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.web import live
-from generator.web.live import JournalTail, event_stream
+from genjournal.web import live
+from genjournal.web.live import JournalTail, event_stream
+from journal.backends.sqlite import SqliteEventStore
 from journal.events import StepStarted, StepStartedData
-from journal.sqlite import SqliteEventStore
 
 
 def append(store: SqliteEventStore, count: int) -> None:

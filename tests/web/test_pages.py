@@ -226,7 +226,7 @@ def test_the_dashboard_reads_a_mongodb_journal(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
-    from generator.cli import cli
+    from genjournal.cli import cli
     from tests.web.conftest import make_client, write_plan
 
     db = f"mongomock://web-{tmp_path.name}"

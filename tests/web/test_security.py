@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from generator.cli import cli
-from generator.fakeserver import FakeOpenAI
-from generator.web.security import SESSION_COOKIE
+from genjournal.cli import cli
+from genjournal.testing.fake_openai import FakeOpenAI
+from genjournal.web.security import SESSION_COOKIE
 from tests.web.conftest import (
     BASE_URL,
     TOKEN,
@@ -92,7 +92,7 @@ def test_genjournal_works_without_the_web_extra(tmp_path: Path) -> None:
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "sys.argv = ['genjournal', *sys.argv[1:]]\n"
-        "from generator.cli import main\n"
+        "from genjournal.cli import main\n"
         "main()\n"
     )
     data = str(tmp_path / "d")

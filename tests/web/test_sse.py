@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from journal.sqlite import SqliteEventStore
+from journal.backends.sqlite import SqliteEventStore
 from tests.web.conftest import SSE, Served, clean_env, run_offline, write_plan
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def start_run(data: Path, *args: str, sleep_s: float = 0.01) -> subprocess.Popen
         [
             sys.executable,
             "-m",
-            "generator",
+            "genjournal",
             "run",
             "--data-dir",
             str(data),

@@ -1,5 +1,0 @@
-"""Lets ``python -m generator`` run the ``genjournal`` command line."""
-
-from generator.cli import main
-
-main()

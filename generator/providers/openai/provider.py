@@ -1,0 +1,433 @@
+"""The OpenAI provider: one paid API call per method, every failure classified.
+
+Text goes through Chat Completions structured output
+(``chat.completions.with_raw_response.parse`` with a pydantic response model built for
+strict mode: every field required, no free-form dicts, languages as an enum), images
+through ``images.generate`` returning ``b64_json``. The client is built with
+``max_retries=0``: the SDK would retry without an idempotency key, and the retry policy
+(``generator.retry``) owns attempts so that no paid call repeats behind the journal.
+
+Every request carries ``X-Genjournal-Step: <stream>/<step>``. Usage is read from the
+raw HTTP body *before* the structured output is parsed, so an attempt that was billed
+but failed (invalid JSON, refusal, ``finish_reason=length``, content filter) reports
+its cost in ``ProviderError.billed``. Every message put in a ``ProviderError`` passes
+through ``redact_secrets``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn
+
+import openai
+import pydantic
+from openai import AsyncOpenAI
+from pydantic import BaseModel
+
+from generator.png import png_size
+from generator.prompts import (
+    IMAGE_VIEWS,
+    ROOM_IMAGE_PROMPT,
+    ROOM_PROMPT,
+    STYLE_IMAGE_PROMPT,
+    STYLE_PROMPT,
+    SYSTEM_PROMPT,
+    prompt_version,
+)
+from generator.providers.base import (
+    CallInfo,
+    ImageRequest,
+    ImageResult,
+    ProviderError,
+    RoomRequest,
+    RoomResult,
+    StyleRequest,
+    StyleResult,
+)
+from generator.providers.openai.errors import call_error, invalid_output
+from generator.providers.openai.headers import parse_rate_limit
+from generator.providers.openai.schemas import response_models
+from generator.settings import (
+    DEFAULT_IMAGE_MODEL,
+    DEFAULT_IMAGE_QUALITY,
+    DEFAULT_IMAGE_SIZE,
+    DEFAULT_TEXT_MODEL,
+    ProviderSettings,
+)
+from journal.events import Color, Prose, RoomGeneratedData, StyleCreatedData
+from journal.redaction import redact_secrets
+
+STEP_HEADER = "X-Genjournal-Step"
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    """Holds the OpenAI provider's settings (model defaults come from generator.settings)."""
+
+    text_model: str = DEFAULT_TEXT_MODEL
+    image_model: str = DEFAULT_IMAGE_MODEL
+    image_size: str | None = DEFAULT_IMAGE_SIZE
+    #: None lets the API choose (GPT image models: "auto")
+    image_quality: str | None = DEFAULT_IMAGE_QUALITY
+    #: seconds one text attempt may take before it counts as a timeout
+    text_timeout_s: float = 120.0
+    #: seconds one image attempt may take (image models are slow)
+    image_timeout_s: float = 300.0
+    #: a cap on completion tokens; None leaves it to the model
+    max_completion_tokens: int | None = None
+
+    @classmethod
+    def from_run(cls, chosen: ProviderSettings, **overrides: Any) -> OpenAISettings:
+        """Returns settings from a run's ProviderSettings (None keeps the default)."""
+        picked = {
+            name: getattr(chosen, name)
+            for name in ("text_model", "image_model", "image_size", "image_quality")
+            if getattr(chosen, name) is not None
+        }
+        return cls(**{**picked, **overrides})
+
+
+def _primary(values: Mapping[str, str]) -> str:
+    # Image prompts are written in English when the style has it, else its first language.
+    return values.get("en") or next(iter(values.values()), "")
+
+
+# --- the provider --------------------------------------------------------------------------------
+
+
+class OpenAIProvider:
+    """Generates styles, rooms and images through the OpenAI API (or any compatible server)."""
+
+    name = "openai"
+    billable = True
+
+    def __init__(
+        self,
+        settings: OpenAISettings | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        self.settings = settings or OpenAISettings()
+        self.text_model: str | None = self.settings.text_model
+        self.image_model: str | None = self.settings.image_model
+        self.image_size: str | None = self.settings.image_size
+        self.image_quality: str | None = self.settings.image_quality
+        self._secret = api_key
+        if client is None:
+            try:
+                # No SDK retries: they would repeat a paid call without an idempotency key.
+                client = AsyncOpenAI(
+                    api_key=api_key,
+                    base_url=base_url,
+                    max_retries=0,
+                    timeout=self.settings.text_timeout_s,
+                )
+            except openai.OpenAIError as exc:
+                raise ProviderError("auth", self._redact(f"cannot build the OpenAI client: {exc}")) from exc
+        self._client = client
+
+    def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
+        """Returns a short hash of the prompt template used for this kind of call."""
+        return prompt_version(kind)
+
+    # --- text
+
+    async def style(self, request: StyleRequest) -> StyleResult:
+        """Generates a style's content (one attempt)."""
+        entry = request.subcategory
+        prompt = STYLE_PROMPT.format(name=entry.name, slug=entry.slug, languages=", ".join(request.languages))
+        model_type = response_models(request.languages)[0]
+        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
+        by_lang = self._by_language(parsed, request.languages, call)
+        try:
+            data = StyleCreatedData(
+                subcategory=entry.slug,
+                name={lang: item.name.strip() for lang, item in by_lang.items()},
+                approach=parsed.approach.strip(),
+                color=Color(name=parsed.color.name.strip(), hex=parsed.color.hex),
+                content={
+                    lang: Prose(poetic=i.poetic.strip(), factual=i.factual.strip())
+                    for lang, i in by_lang.items()
+                },
+                keywords=tuple(k.strip() for k in parsed.keywords if k.strip()),
+            )
+        except pydantic.ValidationError as exc:
+            raise self._invalid(exc, call) from exc
+        self._require_text(
+            call,
+            data.approach,
+            data.color.name,
+            *data.name.values(),
+            *(t for p in data.content.values() for t in (p.poetic, p.factual)),
+        )
+        return StyleResult(data=data, call=call)
+
+    async def room(self, request: RoomRequest) -> RoomResult:
+        """Generates one room profile (one attempt)."""
+        style = request.style
+        prompt = ROOM_PROMPT.format(
+            style_name=_primary(style.name) or request.subcategory.name,
+            slug=request.subcategory.slug,
+            approach=style.approach,
+            color_name=style.color.name,
+            color_hex=style.color.hex,
+            room_name=request.room_type.name,
+            room_slug=request.room_type.slug,
+            languages=", ".join(request.languages),
+        )
+        model_type = response_models(request.languages)[1]
+        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
+        by_lang = self._by_language(parsed, request.languages, call)
+        try:
+            data = RoomGeneratedData(
+                room_type=request.room_type.slug,
+                name={lang: item.name.strip() for lang, item in by_lang.items()},
+                content={
+                    lang: Prose(poetic=i.poetic.strip(), factual=i.factual.strip())
+                    for lang, i in by_lang.items()
+                },
+                key_pieces=tuple(p.strip() for p in parsed.key_pieces if p.strip()),
+                materials=tuple(m.strip() for m in parsed.materials if m.strip()),
+            )
+        except pydantic.ValidationError as exc:
+            raise self._invalid(exc, call) from exc
+        self._require_text(
+            call,
+            *data.name.values(),
+            *(t for p in data.content.values() for t in (p.poetic, p.factual)),
+        )
+        return RoomResult(data=data, call=call)
+
+    async def _structured(self, prompt: str, model_type: type[BaseModel], step: str) -> tuple[Any, CallInfo]:
+        """Sends one structured-output request; returns the parsed object and its cost."""
+        settings = self.settings
+        extra: dict[str, Any] = {}
+        if settings.max_completion_tokens is not None:
+            extra["max_completion_tokens"] = settings.max_completion_tokens
+        started = time.perf_counter()
+        try:
+            raw = await self._client.chat.completions.with_raw_response.parse(
+                model=settings.text_model,
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": prompt},
+                ],
+                response_format=model_type,
+                extra_headers={STEP_HEADER: step},
+                timeout=settings.text_timeout_s,
+                **extra,
+            )
+        except openai.OpenAIError as exc:
+            self._raise_call_error(exc)
+        latency = _ms_since(started)
+        # Usage comes from the raw body first: a reply that fails to parse was still billed.
+        body = _json_body(raw.http_response.content)
+        usage = _mapping(body.get("usage"))
+        call = CallInfo(
+            # The setting, not the reply's snapshot name: costs group and price by it.
+            model=settings.text_model,
+            latency_ms=latency,
+            request_id=raw.request_id,
+            input_tokens=_opt_int(usage.get("prompt_tokens")),
+            output_tokens=_opt_int(usage.get("completion_tokens")),
+            rate=parse_rate_limit(raw.headers),
+        )
+        try:
+            completion = raw.parse()
+        except openai.LengthFinishReasonError as exc:
+            raise ProviderError(
+                "length",
+                "the reply hit the token limit (finish_reason=length)",
+                status=200,
+                billed=call,
+            ) from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            raise ProviderError(
+                "content_filter",
+                "the provider's content filter stopped the reply",
+                status=200,
+                billed=call,
+            ) from exc
+        except pydantic.ValidationError as exc:
+            raise self._invalid(exc, call) from exc
+        except (openai.APIResponseValidationError, ValueError) as exc:
+            raise ProviderError(
+                "invalid_output",
+                self._redact(f"unreadable reply: {exc}"),
+                status=200,
+                billed=call if usage else None,
+            ) from exc
+        if not completion.choices:
+            raise ProviderError("invalid_output", "the reply has no choices", status=200, billed=call)
+        message = completion.choices[0].message
+        if message.refusal:
+            raise ProviderError(
+                "refusal",
+                self._redact(f"the model refused: {message.refusal[:300]}"),
+                status=200,
+                billed=call,
+            )
+        if message.parsed is None:
+            raise ProviderError(
+                "invalid_output", "the reply has no structured content", status=200, billed=call
+            )
+        return message.parsed, call
+
+    def _by_language(self, parsed: Any, languages: tuple[str, ...], call: CallInfo) -> dict[str, Any]:
+        """Keys the localized items by language; every language exactly once."""
+        items = {item.language: item for item in parsed.localized}
+        if len(items) != len(parsed.localized) or set(items) != set(languages):
+            got = ", ".join(sorted(item.language for item in parsed.localized))
+            raise ProviderError(
+                "invalid_output",
+                f"expected one text per language {list(languages)}, got [{got}]",
+                status=200,
+                billed=call,
+            )
+        return {lang: items[lang] for lang in languages}
+
+    @staticmethod
+    def _require_text(call: CallInfo, *texts: str) -> None:
+        if not all(texts):
+            raise ProviderError(
+                "invalid_output", "the reply has an empty name or passage", status=200, billed=call
+            )
+
+    # --- images
+
+    def image_prompt(self, request: ImageRequest) -> str:
+        """Returns the prompt for one image of a style or of one of its rooms."""
+        style = request.style
+        common = {
+            "style_name": _primary(style.name) or request.subcategory.name,
+            "approach": style.approach.rstrip(". "),
+            "color_name": style.color.name,
+            "color_hex": style.color.hex,
+            "number": request.index + 1,
+            "view": IMAGE_VIEWS[request.index % len(IMAGE_VIEWS)],
+        }
+        if request.room_type is None:
+            factual = _primary({k: v.factual for k, v in style.content.items()})
+            return STYLE_IMAGE_PROMPT.format(
+                **common,
+                keywords=", ".join(style.keywords) or "calm",
+                factual=factual[:400],
+            )
+        room = request.room
+        return ROOM_IMAGE_PROMPT.format(
+            **common,
+            room_name=(_primary(room.name) if room else "") or request.room_type.name,
+            key_pieces=", ".join(room.key_pieces) if room and room.key_pieces else "as the style suggests",
+            materials=", ".join(room.materials) if room and room.materials else "as the style suggests",
+        )
+
+    async def image(self, request: ImageRequest) -> ImageResult:
+        """Generates one image (one attempt)."""
+        settings = self.settings
+        prompt = self.image_prompt(request)
+        kwargs: dict[str, Any] = {}
+        if settings.image_size:
+            kwargs["size"] = settings.image_size
+        if settings.image_quality:
+            kwargs["quality"] = settings.image_quality
+        if settings.image_model.startswith("dall-e"):
+            # DALL·E answers with URLs unless asked; GPT image models reject the parameter.
+            kwargs["response_format"] = "b64_json"
+        started = time.perf_counter()
+        try:
+            raw = await self._client.images.with_raw_response.generate(
+                model=settings.image_model,
+                prompt=prompt,
+                n=1,
+                extra_headers={STEP_HEADER: f"{request.stream}/{request.step}"},
+                timeout=settings.image_timeout_s,
+                **kwargs,
+            )
+        except openai.OpenAIError as exc:
+            self._raise_call_error(exc)
+        latency = _ms_since(started)
+        body = _json_body(raw.http_response.content)
+        usage = _mapping(body.get("usage"))
+        raw_data = body.get("data")
+        data: list[Any] = raw_data if isinstance(raw_data, list) else []
+        call = CallInfo(
+            model=settings.image_model,
+            latency_ms=latency,
+            request_id=raw.request_id,
+            input_tokens=_opt_int(usage.get("input_tokens")),
+            output_tokens=_opt_int(usage.get("output_tokens")),
+            images=len(data) or None,
+            image_size=str(body.get("size") or settings.image_size or "") or None,
+            image_quality=str(body.get("quality") or settings.image_quality or "") or None,
+            rate=parse_rate_limit(raw.headers),
+        )
+        first = data[0] if data and isinstance(data[0], dict) else {}
+        encoded = first.get("b64_json")
+        if not isinstance(encoded, str):
+            raise ProviderError(
+                "invalid_output",
+                "the reply carries no b64_json image",
+                status=200,
+                billed=call if data else None,
+            )
+        try:
+            png = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProviderError(
+                "invalid_output", "the image is not valid base64", status=200, billed=call
+            ) from exc
+        try:
+            size = png_size(png)
+        except ValueError:
+            size = None
+        if size is None:
+            raise ProviderError("invalid_output", "the image is not a PNG", status=200, billed=call)
+        return ImageResult(png=png, width=size[0], height=size[1], prompt=prompt, call=call)
+
+    async def aclose(self) -> None:
+        """Releases network resources."""
+        await self._client.close()
+
+    async def __aenter__(self) -> OpenAIProvider:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- error mapping
+
+    def _redact(self, text: str) -> str:
+        return redact_secrets(text, secrets=(self._secret,))
+
+    def _invalid(self, exc: pydantic.ValidationError, call: CallInfo) -> ProviderError:
+        return invalid_output(exc, call, self._secret)
+
+    def _raise_call_error(self, exc: openai.OpenAIError) -> NoReturn:
+        raise call_error(exc, self._secret) from exc
+
+
+def _ms_since(started: float) -> int:
+    return max(0, round((time.perf_counter() - started) * 1000))
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_body(content: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,48 @@
+"""A fault-injecting, OpenAI-compatible HTTP server for tests, benchmarks and chaos runs.
+
+It speaks the two endpoints genjournal pays for, honestly enough that the real
+``openai`` client cannot tell the difference on the happy path:
+
+* ``POST /v1/chat/completions`` answers a strict ``json_schema`` ``response_format``
+  with a JSON object that validates against the schema *sent in the request* (objects,
+  ``$defs``/``$ref``, arrays, enums, string patterns such as a hex colour), its text
+  built from the property names and the quoted phrases of the prompt; ``usage`` is
+  computed deterministically from text lengths.
+* ``POST /v1/images/generations`` returns real PNGs (stdlib zlib/struct) whose pixels
+  depend on the prompt and on the request (so every request yields its own picture);
+  it honours ``n``/``size`` and rejects ``response_format`` for ``gpt-image*`` models
+  with a 400, like the real API.
+
+Faults, configurable at construction, in-process and over ``POST /_faults``: per-family
+probabilities (``429``, ``500``, ``drop``, ``hang``, ``malformed``, ``schema``,
+``refusal``, ``length``, ``content_filter``, ``quota``), latency per family, per-prompt rules
+(matched against the ``X-Genjournal-Step`` header or the prompt), an outage window,
+401 for configured bad keys, and a rate-limit mode (a token bucket per family with
+OpenAI's ``x-ratelimit-*`` headers). Decisions are deterministic for a seed: each
+request draws from a generator seeded by (seed, family, step or prompt, occurrence).
+
+Every API request lands in a ledger (``server.ledger()``, ``GET /_ledger``) saying what
+it was, how it ended and whether the real API would have billed it.
+
+Run it standalone with ``python -m genjournal.testing.fake_openai --port 0 --rules JSON``: it
+prints its base URL (``http://127.0.0.1:PORT/v1``) on stdout and serves until killed.
+"""
+
+from genjournal.testing.fake_openai.config import BILLABLE_OUTCOMES, FAULTS, STEP_HEADER, EndpointConfig, Rule
+from genjournal.testing.fake_openai.ledger import LedgerEntry
+from genjournal.testing.fake_openai.limits import go_duration
+from genjournal.testing.fake_openai.schema import SchemaFaker, strict_schema_problem
+from genjournal.testing.fake_openai.server import FakeOpenAI
+
+__all__ = [
+    "BILLABLE_OUTCOMES",
+    "FAULTS",
+    "STEP_HEADER",
+    "EndpointConfig",
+    "FakeOpenAI",
+    "LedgerEntry",
+    "Rule",
+    "SchemaFaker",
+    "go_duration",
+    "strict_schema_problem",
+]

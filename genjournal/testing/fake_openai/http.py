@@ -1,0 +1,189 @@
+"""The HTTP face of the fake: routes, control endpoints, replies and dropped connections."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from genjournal.testing.fake_openai.config import STEP_HEADER
+from genjournal.testing.fake_openai.errors import Drop, Reply
+
+if TYPE_CHECKING:
+    from genjournal.testing.fake_openai.server import FakeOpenAI
+
+
+class FakeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Handler threads may sit in a latency sleep or a keep-alive read; never join them.
+    block_on_close = False
+    request_queue_size = 256
+    allow_reuse_address = True
+    app: FakeOpenAI
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        """Remembers open connections so ``close_all`` can wake their threads."""
+        with self._conns_lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    def close_all(self) -> None:
+        """Shuts every open connection down."""
+        with self._conns_lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-openai/1"
+    # Idle keep-alive connections are closed after this long.
+    timeout = 60
+    # Headers and body go out in two writes; Nagle would hold the second for an ACK.
+    disable_nagle_algorithm = True
+    server: FakeHTTPServer
+
+    def setup(self) -> None:
+        """Registers the connection so stop() can close it."""
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        """Flushes and unregisters the connection."""
+        with contextlib.suppress(OSError):  # the client (or a drop fault) closed it first
+            super().finish()
+        self.server.track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keeps the test output quiet."""
+
+    def do_GET(self) -> None:
+        """Serves the control endpoints."""
+        self._body()
+        app = self.server.app
+        if self.path == "/_health":
+            self._send(200, {"status": "ok", "requests": len(app.ledger())})
+        elif self.path == "/_ledger":
+            self._send(200, [e.to_dict() for e in app.ledger()])
+        elif self.path == "/_faults":
+            self._send(200, app.configure({}))
+        else:
+            self._send(
+                404,
+                {
+                    "error": {
+                        "message": f"Unknown path {self.path}",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
+
+    def do_DELETE(self) -> None:
+        """Clears the ledger."""
+        self._body()
+        if self.path == "/_ledger":
+            self.server.app.clear_ledger()
+            self._send(200, {"cleared": True})
+        else:
+            self._send(404, {"error": {"message": f"Unknown path {self.path}"}})
+
+    def do_POST(self) -> None:
+        """Serves the API and the fault settings."""
+        raw = self._body()
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("the body must be a JSON object")
+        except ValueError as exc:
+            self._send(
+                400,
+                {
+                    "error": {
+                        "message": f"We could not parse the JSON body of your request: {exc}",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
+            return
+        if path == "/_faults":
+            try:
+                self._send(200, app.configure(body))
+            except (ValueError, TypeError) as exc:
+                self._send(400, {"error": {"message": str(exc)}})
+            return
+        routes = {"/v1/chat/completions": app.chat, "/v1/images/generations": app.images}
+        route = routes.get(path)
+        if route is None:
+            self._send(
+                404,
+                {
+                    "error": {
+                        "message": f"Invalid URL (POST {path})",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
+            return
+        step = self.headers.get(STEP_HEADER)
+        auth = self.headers.get("Authorization", "")
+        api_key = auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
+        req = app.begin(path, body, step)
+        try:
+            reply, headers, outcome = route(req, body, api_key)
+        except Reply as fail:
+            fail.headers.setdefault("x-request-id", req.request_id)
+            app.record("POST", path, req, fail.status, fail.outcome, fail.fault)
+            self._send(fail.status, fail.body, fail.headers)
+            return
+        except Drop as drop:
+            if drop.hang_s:
+                app.stopping.wait(drop.hang_s)
+            app.record("POST", path, req, None, drop.outcome, drop.fault)
+            self._drop()
+            return
+        app.record("POST", path, req, 200, outcome, outcome if outcome != "ok" else None)
+        processing = int(app.endpoints[req.family].latency_ms)
+        self._send(
+            200,
+            reply,
+            {**headers, "x-request-id": req.request_id, "openai-processing-ms": str(processing)},
+        )
+
+    # --- plumbing
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,1289 @@
+"""MongoEventStore: the journal in MongoDB, for production and scale-out (pymongo).
+
+**One document per append is one commit.** MongoDB makes a single-document write
+atomic without a transaction, so a batch is all-or-nothing because it *is* one
+document. Collection ``events``::
+
+    {_id: <first event id>, stream, version, last_version, position, count,
+     success_step: <step of the batch's success event; absent if none>,
+     recorded_at: <BSON datetime, store-assigned, UTC, millisecond precision>,
+     events: [{id, type, schema_version, run_id, step, data, meta}, ...]}
+
+Event *i* of a commit has version ``version + i`` and position ``position + i``.
+``data`` and ``meta`` are BSON sub-documents (browsable and queryable with Mongo
+tools); reads decode them through ``journal.events.decode_event``.
+
+**Uniqueness is the server's job.** Unique indexes on ``(stream, version)``, on
+``(stream, success_step)`` (partial: only where ``success_step`` is a string, so at
+most one success per step) and on ``position``; plus indexes that keep every
+filtered read off a collection scan: ``(stream, last_version)``,
+``(events.type, position)``, ``(events.run_id, position)``, ``recorded_at``. A unique
+index over the array ``events.id`` is deliberately absent: mongomock does not
+enforce multikey unique indexes, and the tests must not pass on a guarantee the
+stand-in does not give. ``DuplicateKeyError`` is diagnosed by reading afterwards
+(mongomock leaves ``details`` empty), in this order: the success step exists →
+``DuplicateStepError`` with the recorded event; our position is taken → a reader
+plugged it, allocate again; our version is taken → ``ConcurrencyError`` (or, for
+``expected_version=None``, re-read the end of the stream and retry).
+
+**Optimistic concurrency cannot race.** An ``expected_version`` must be the stream's
+current version, which is always a *commit boundary* (0, or some commit's
+``last_version``); a version inside someone's multi-event commit, or a stale one, is
+refused up front. The insert then puts ``version = expected + 1``; if another
+writer got there first, the unique ``(stream, version)`` index refuses it. Every
+commit starts right after an existing boundary, so versions form one gap-free chain.
+``expected_version=None`` reads the last commit, inserts after it, and on a version
+collision re-reads and retries (bounded, with a tiny random backoff).
+
+**Global positions, and why a reader never skips a late commit.** A counter
+document (``counters``, ``$inc`` by the batch size) hands out blocks of positions.
+They are unique and monotonic in *allocation* order, but a writer can allocate,
+stall, and commit after a writer that allocated later: a reader that checkpoints
+"last position seen" would then skip the late commit forever. So ``read_all`` never
+returns an event beyond a **hole** (a position no document covers yet) unless the
+hole is provably dead: the first document after it was allocated more than
+``gap_timeout_s`` ago (default 10 s). A writer stamps ``recorded_at`` right after its
+allocation returns, and allocation order is position order, so every position below
+that document was allocated at least that long ago. A reader that finds a dead hole
+**plugs** it: it inserts tombstones (``stream: "$hole"``, ``hole: true``, no events,
+one per position, in order, stopping at the first refusal). Whoever inserts at the
+position first wins, and the unique ``position`` index is the referee:
+
+* the reader won: the late writer's insert fails on ``position``; it allocates a
+  new block and commits there, after the reader's checkpoint, where it is seen;
+* the writer won: the tombstone is refused; the reader reads again and returns the
+  event.
+
+Positions are therefore unique, gaps exist only where tombstones are, and no reader
+skips a commit. A writer whose append fails for good (``ConcurrencyError``,
+``DuplicateStepError``, a driver error) tombstones its own block at once, so a
+failed append does not stall readers for the timeout. Clocks only decide *when* a
+hole is plugged, never whether an event is lost: a skewed clock costs a retry.
+``last_position()`` is the newest event below the first live hole (so it is what
+``read_all`` can reach), and ``query`` reads up to the same point; ``read_stream``
+and the step lookups are by version and step, not position, and see every commit.
+Reading plugs dead holes as a side effect, so a reader needs write access to keep
+moving past a crashed writer's hole (without it, it stops there). ``position_gaps()``
+lists the tombstoned positions: in MongoDB a gap is an explained tombstone (a crashed
+or refused writer's block), where in SQLite any gap is an error.
+
+**Durability.** Writes use ``WriteConcern(w="majority", j=True)``; event reads use
+read concern ``majority`` on the primary, so a reader never sees a commit that a
+failover could roll back. Writer-side checks (the stream's version, duplicate
+diagnosis) read ``local`` on the primary: they must see what the unique indexes see.
+
+**Layout marker.** ``meta`` holds ``{_id: "genjournal", schema: 1}``. ``create=True``
+on an empty database writes the marker first, then the indexes (idempotently, so an
+interrupted set-up heals on the next open); ``create=False`` refuses an empty one
+with ``ConfigError``. A database with our collections but no marker, or with a newer
+schema, is refused with ``IncompatibleStoreError`` before anything is written.
+
+**URLs.** ``mongodb://`` and ``mongodb+srv://`` take the database from the path
+(default ``genjournal``) and pass every URL option to ``MongoClient``; server
+selection gives up after 5 s unless the URL sets ``serverSelectionTimeoutMS``.
+
+**mongomock.** ``mongomock://NAME`` is an in-process stand-in: every handle opened on
+the same URL shares one module-level client. mongomock checks a unique index *after*
+storing the document and rolls back on a clash, and its ``find_one_and_update`` is
+not atomic across threads; two racing inserts could then both fail, and a reader
+could see a document that is about to vanish. Every operation on a mongomock store
+therefore runs under one process-wide lock, which gives the atomicity a real server
+gives per document. Sessions, transactions and change streams are not used.
+
+Nothing here updates or deletes an event. ``counters``, ``leases`` and ``meta`` are
+not events. Credentials in a URL never reach a message: ``redact_url`` names the
+store, and driver text is scrubbed of the user name and password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from bson.errors import BSONError
+from pymongo import MongoClient, ReadPreference, ReturnDocument, WriteConcern
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+    WriteConcernError,
+)
+from pymongo.read_concern import ReadConcern
+
+from journal.errors import (
+    ConcurrencyError,
+    ConfigError,
+    CorruptEventError,
+    DuplicateStepError,
+    IncompatibleStoreError,
+    JournalError,
+    LeaseHeldError,
+    StoreError,
+    StoreFullError,
+    StoreUnavailableError,
+)
+from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw
+from journal.failpoints import failpoint
+from journal.redaction import redact_url, scrub, url_secrets
+from journal.store import (
+    EventStore,
+    LeaseHolder,
+    RawEvent,
+    StoredEvent,
+    format_time,
+    parse_time,
+    utcnow,
+    validate_batch,
+)
+
+Doc = dict[str, Any]
+Clock = Callable[[], datetime]
+#: what a read along positions yields per event: ``StoredEvent`` or ``RawEvent``
+E = TypeVar("E", StoredEvent, RawEvent)
+
+SCHEMA_VERSION = 1
+MARKER_ID = "genjournal"
+DEFAULT_DATABASE = "genjournal"
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5_000
+DEFAULT_GAP_TIMEOUT_S = 10.0
+HOLE_STREAM = "$hole"
+COLLECTIONS = ("events", "counters", "leases", "meta")
+
+#: appends at the end that lose the version race this many times in a row give up
+MAX_APPEND_ATTEMPTS = 100
+#: tombstones one plugging round inserts at most (the scan then goes on)
+MAX_PLUG = 1_000
+PAGE = 1_000
+
+# MongoDB error codes that mean "no room": OutOfDiskSpace, QuotaExceeded.
+FULL_CODES = frozenset({14031, 12501})
+# AtlasError: used for quota refusals, but also for unrelated ones (read the text).
+ATLAS_ERROR = 8000
+FULL_WORDS = ("quota", "out of disk", "disk full", "no space left", "space limit")
+UNAUTHORIZED = 13
+DUPLICATE_KEY_CODES = (11000, 11001)
+AUTHENTICATION_FAILED = 18
+
+_MAJORITY = WriteConcern(w="majority", j=True)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """Describes one index the journal relies on."""
+
+    name: str
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+    partial: Mapping[str, Any] | None = None
+
+
+EVENT_INDEXES = (
+    IndexSpec("stream_version", (("stream", 1), ("version", 1)), unique=True),
+    IndexSpec(
+        "stream_success_step",
+        (("stream", 1), ("success_step", 1)),
+        unique=True,
+        partial={"success_step": {"$type": "string"}},
+    ),
+    IndexSpec("position", (("position", 1),), unique=True),
+    IndexSpec("stream_last_version", (("stream", 1), ("last_version", 1))),
+    IndexSpec("type_position", (("events.type", 1), ("position", 1))),
+    IndexSpec("run_position", (("events.run_id", 1), ("position", 1))),
+    IndexSpec("recorded_at", (("recorded_at", 1),)),
+)
+
+
+# --- errors ------------------------------------------------------------------------
+
+
+def translate_error(
+    exc: BaseException, *, where: str = "MongoDB", secrets: Iterable[str] = ()
+) -> JournalError:
+    """Maps a pymongo exception to the journal's error tree (the caller raises it)."""
+    text = scrub(str(exc), secrets)
+    if isinstance(exc, ConfigurationError):
+        return ConfigError(f"bad MongoDB settings for {where}: {text}")
+    if isinstance(exc, ConnectionFailure):
+        # AutoReconnect, NetworkTimeout, NotPrimaryError, ServerSelectionTimeoutError…
+        return StoreUnavailableError(f"cannot reach MongoDB at {where}: {text}")
+    if isinstance(exc, ExecutionTimeout | WriteConcernError):
+        return StoreUnavailableError(f"MongoDB at {where} did not confirm in time: {text}")
+    if isinstance(exc, DuplicateKeyError):
+        return StoreError(f"MongoDB at {where} refused a duplicate key: {text}")
+    if isinstance(exc, OperationFailure):
+        codes = {exc.code}
+        if isinstance(exc, BulkWriteError):
+            codes |= {err.get("code") for err in exc.details.get("writeErrors", ())}
+        lowered = text.lower()
+        if codes & FULL_CODES or any(word in lowered for word in FULL_WORDS):
+            return StoreFullError(f"MongoDB at {where} is out of space or quota: {text}")
+        if AUTHENTICATION_FAILED in codes:
+            return ConfigError(f"MongoDB at {where} refused the credentials: {text}")
+        if UNAUTHORIZED in codes:
+            return StoreError(f"MongoDB at {where} does not allow this operation: {text}")
+        return StoreError(f"MongoDB at {where} refused the operation: {text}")
+    if isinstance(exc, BSONError):
+        return StoreError(f"a document could not be encoded for MongoDB: {text}")
+    return StoreError(f"MongoDB error at {where}: {text}")
+
+
+class _PositionTaken(Exception):
+    """Our block's first position holds a reader's tombstone: allocate again."""
+
+
+class _VersionTaken(Exception):
+    """Another commit holds the version we tried: someone appended first."""
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _ms(moment: datetime) -> datetime:
+    """Returns a UTC time truncated to what BSON stores (milliseconds)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _ceil_ms(moment: datetime) -> datetime:
+    """Returns the first millisecond at or after a time (for comparing with stored times)."""
+    floor = _ms(moment)
+    return floor if floor == moment.astimezone(UTC) else floor + timedelta(milliseconds=1)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """Reads a stored time (naive BSON UTC, aware, or ISO text) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str):
+        try:
+            return parse_time(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of positions handed out by the counter, and when it was handed out."""
+
+    first: int
+    count: int
+    recorded_at: datetime
+
+    @property
+    def last(self) -> int:
+        """Returns the block's last position."""
+        return self.first + self.count - 1
+
+
+@dataclass
+class _Scan(Generic[E]):
+    """What a walk along positions found: events, and how far the journal is whole."""
+
+    events: list[E]
+    covered: int
+    last_event: int
+
+
+def _tombstone(position: int, recorded_at: datetime) -> Doc:
+    return {
+        "_id": f"{HOLE_STREAM}:{position}",
+        "stream": HOLE_STREAM,
+        "version": position,
+        "last_version": position,
+        "position": position,
+        "count": 1,
+        "hole": True,
+        "recorded_at": recorded_at,
+        "events": [],
+    }
+
+
+def _success_step(events: Sequence[Event]) -> str | None:
+    for event in events:
+        if event.type in SUCCESS_TYPES:
+            return event.step
+    return None
+
+
+# --- connecting ----------------------------------------------------------------------
+
+_mock_client: Any = None
+_mock_client_lock = threading.Lock()
+#: serialises every mongomock operation in this process (see the module docstring)
+_MOCK_LOCK = threading.RLock()
+
+
+def _shared_mock_client() -> Any:
+    """Returns the process-wide mongomock client behind every ``mongomock://`` URL."""
+    global _mock_client
+    with _mock_client_lock:
+        if _mock_client is None:
+            import mongomock
+
+            _mock_client = mongomock.MongoClient()
+        return _mock_client
+
+
+@dataclass
+class Target:
+    """A client and the database a URL names (``owned``: close it when done)."""
+
+    client: Any
+    database: str
+    owned: bool
+
+
+def connect(url: str) -> Target:
+    """Opens a client for a ``mongodb://``, ``mongodb+srv://`` or ``mongomock://`` URL."""
+    where = redact_url(url)
+    if url.startswith("mongomock://"):
+        name = url[len("mongomock://") :].split("?", 1)[0].strip("/") or DEFAULT_DATABASE
+        return Target(_shared_mock_client(), name, owned=False)
+    if not url.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigError(f"not a MongoDB URL: {where}")
+    secrets = url_secrets(url)
+    try:
+        parts = urlsplit(url)
+        name = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
+        options = {key.lower() for key, _ in parse_qsl(parts.query)}
+    except ValueError as exc:
+        raise ConfigError(f"bad MongoDB URL {where}: {scrub(str(exc), secrets)}") from exc
+    kwargs: dict[str, Any] = {}
+    if "serverselectiontimeoutms" not in options:
+        # A journal that cannot be reached should say so in seconds, not after 30.
+        kwargs["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+    try:
+        client: MongoClient[Doc] = MongoClient(url, **kwargs)
+    except PyMongoError as exc:
+        raise translate_error(exc, where=where, secrets=secrets) from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"bad MongoDB URL {where}: {scrub(str(exc), secrets)}") from exc
+    return Target(client, name, owned=True)
+
+
+# --- the store -------------------------------------------------------------------------
+
+
+class MongoEventStore(EventStore):
+    """Keeps the journal in MongoDB: one document per commit, unique indexes, no updates."""
+
+    backend = "mongodb"
+
+    def __init__(
+        self,
+        database: Database[Doc],
+        *,
+        create: bool = True,
+        url: str | None = None,
+        client: Any = None,
+        clock: Clock = utcnow,
+        gap_timeout_s: float = DEFAULT_GAP_TIMEOUT_S,
+    ) -> None:
+        self._db = database
+        self._client = client
+        self._where = redact_url(url) if url else f"MongoDB database {database.name}"
+        self._secrets = url_secrets(url) if url else ()
+        self._clock = clock
+        self._gap_timeout = timedelta(seconds=gap_timeout_s)
+        self._closed = False
+        is_mock = type(database).__module__.startswith("mongomock")
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            _MOCK_LOCK if is_mock else contextlib.nullcontext()
+        )
+        primary = ReadPreference.PRIMARY
+        majority_read = ReadConcern("majority")
+        local_read = ReadConcern("local")
+        # Readers see only what a failover cannot roll back; writer-side checks must see
+        # what the unique indexes see.
+        self._events: Collection[Doc] = database.get_collection(
+            "events", write_concern=_MAJORITY, read_concern=majority_read, read_preference=primary
+        )
+        self._events_local: Collection[Doc] = database.get_collection(
+            "events", write_concern=_MAJORITY, read_concern=local_read, read_preference=primary
+        )
+        self._counters: Collection[Doc] = database.get_collection(
+            "counters", write_concern=_MAJORITY, read_concern=local_read, read_preference=primary
+        )
+        self._leases: Collection[Doc] = database.get_collection(
+            "leases", write_concern=_MAJORITY, read_concern=local_read, read_preference=primary
+        )
+        self._meta: Collection[Doc] = database.get_collection(
+            "meta", write_concern=_MAJORITY, read_concern=local_read, read_preference=primary
+        )
+        # Everything up to `_covered` is committed or tombstoned, for good (nothing is
+        # ever deleted), so last_position() walks on from there instead of from 1.
+        self._frontier_lock = threading.Lock()
+        self._covered = 0
+        self._last_event = 0
+        self._open(create=create)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        clock: Clock = utcnow,
+        gap_timeout_s: float = DEFAULT_GAP_TIMEOUT_S,
+    ) -> MongoEventStore:
+        """Opens the journal a ``mongodb://``, ``mongodb+srv://`` or ``mongomock://`` URL names."""
+        target = connect(url)
+        try:
+            database = cast("Database[Doc]", target.client[target.database])
+        except (PyMongoError, TypeError, ValueError) as exc:
+            if target.owned:
+                target.client.close()
+            raise ConfigError(
+                f"bad MongoDB database name in {redact_url(url)}: {scrub(str(exc), url_secrets(url))}"
+            ) from exc
+        try:
+            return cls(
+                database,
+                create=create,
+                url=url,
+                client=target.client if target.owned else None,
+                clock=clock,
+                gap_timeout_s=gap_timeout_s,
+            )
+        except BaseException:
+            if target.owned:
+                target.client.close()
+            raise
+
+    @classmethod
+    def drop_database_for_tests(cls, url: str) -> None:
+        """Drops the database a URL names (test clean-up; never used by genjournal itself)."""
+        target = connect(url)
+        try:
+            with _MOCK_LOCK if not target.owned else contextlib.nullcontext():
+                target.client.drop_database(target.database)
+        except PyMongoError as exc:
+            raise translate_error(exc, where=redact_url(url), secrets=url_secrets(url)) from exc
+        finally:
+            if target.owned:
+                target.client.close()
+
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Runs driver calls serialised (on mongomock) and translated into journal errors."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        with self._lock:
+            try:
+                yield
+            except (PyMongoError, BSONError) as exc:
+                raise translate_error(exc, where=self._where, secrets=self._secrets) from exc
+
+    @property
+    def database(self) -> Database[Doc]:
+        """Returns the database the journal lives in (for co-located read models)."""
+        return self._db
+
+    def guarded(self) -> contextlib.AbstractContextManager[None]:
+        """Returns a context that runs driver calls as the store does (serialised, translated)."""
+        return self._calling()
+
+    def close(self) -> None:
+        """Closes the client this store opened (a shared mongomock client stays up)."""
+        self._closed = True
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __repr__(self) -> str:
+        return f"MongoEventStore({self._where!r})"
+
+    # --- opening -----------------------------------------------------------------------
+
+    def _open(self, *, create: bool) -> None:
+        """Checks the database is ours (or empty) before writing anything to it."""
+        with self._calling():
+            names = set(self._db.list_collection_names())
+            marker = self._meta.find_one({"_id": MARKER_ID}) if "meta" in names else None
+        if marker is None:
+            ours = sorted(names & set(COLLECTIONS))
+            if ours:
+                raise IncompatibleStoreError(
+                    f"{self._where} has collections {', '.join(ours)} but no genjournal marker, "
+                    "so it is not a genjournal journal; it was left untouched"
+                )
+            if not create:
+                raise ConfigError(f"no journal at {self._where} (run `genjournal run` first)")
+            marker = self._write_marker()
+        self._check_marker(marker)
+        self._ensure_layout()
+
+    def _write_marker(self) -> Doc:
+        # The marker goes first: a set-up interrupted after it is finished by the next
+        # open, while one interrupted before it leaves nothing behind.
+        marker: Doc = {"_id": MARKER_ID, "schema": SCHEMA_VERSION}
+        with self._calling():
+            try:
+                self._meta.insert_one(dict(marker))
+            except DuplicateKeyError:
+                found = self._meta.find_one({"_id": MARKER_ID})
+                return found if found is not None else marker
+        return marker
+
+    def _check_marker(self, marker: Mapping[str, Any]) -> None:
+        schema = marker.get("schema")
+        if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+            raise IncompatibleStoreError(
+                f"{self._where} has a genjournal marker with an unreadable schema ({schema!r}); "
+                "it was left untouched"
+            )
+        if schema > SCHEMA_VERSION:
+            raise IncompatibleStoreError(
+                f"{self._where} was written by a newer genjournal (journal schema {schema}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade genjournal. It was left untouched"
+            )
+
+    def _ensure_layout(self) -> None:
+        """Creates whatever index or counter is missing (idempotent; heals a cut-short set-up)."""
+        with self._calling():
+            existing = self._events_local.index_information()
+            for spec in EVENT_INDEXES:
+                found = existing.get(spec.name)
+                if found is None:
+                    options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
+                    if spec.partial is not None:
+                        options["partialFilterExpression"] = dict(spec.partial)
+                    self._events_local.create_index(list(spec.keys), **options)
+                    continue
+                keys = tuple((field, int(order)) for field, order in found.get("key", ()))
+                partial = found.get("partialFilterExpression")
+                if (
+                    keys != spec.keys
+                    or bool(found.get("unique")) != spec.unique
+                    or (dict(partial) if partial is not None else None) != spec.partial
+                ):
+                    raise IncompatibleStoreError(
+                        f"{self._where}: index {spec.name} is not the one genjournal needs "
+                        f"({keys}); the journal was left untouched"
+                    )
+            if self._counters.find_one({"_id": "position"}, {"_id": 1}) is None:
+                with contextlib.suppress(DuplicateKeyError):
+                    self._counters.insert_one({"_id": "position", "value": 0})
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        expected_version: int | None = None,
+    ) -> list[StoredEvent]:
+        """Appends a batch to one stream as one document; returns it once majority-durable."""
+        validate_batch(stream, events)
+        if stream.startswith("$"):
+            raise ValueError(f"stream names starting with '$' are reserved: {stream!r}")
+        if not events:
+            return []
+        if expected_version is not None:
+            # The current version is always a commit boundary, so equality proves the
+            # expected one is too; a newer commit after this read loses on the index.
+            current = self.stream_version(stream)
+            if current != expected_version:
+                raise ConcurrencyError(stream, expected_version, current)
+        step = _success_step(events)
+        if step is not None:
+            # Spares a block and a tombstone in the common "retry of a recorded step"
+            # case; the unique index still decides every race.
+            existing = self._find_success(self._events_local, stream, step)
+            if existing is not None:
+                raise DuplicateStepError(stream, step, existing)
+        block = self._allocate(len(events))
+        try:
+            # A crash here leaves exactly the hole the dead-hole rule exists for.
+            failpoint("append-before-commit")
+        except BaseException:
+            self._abandon(block)
+            raise
+        return self._commit(stream, events, block=block, expected_version=expected_version)
+
+    def _allocate(self, count: int) -> Block:
+        """Takes a block of ``count`` positions from the counter, stamped with the time."""
+        with self._calling():
+            try:
+                doc = self._counters.find_one_and_update(
+                    {"_id": "position"},
+                    {"$inc": {"value": count}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                # Two first-ever upserts raced; the counter exists now.
+                doc = self._counters.find_one_and_update(
+                    {"_id": "position"},
+                    {"$inc": {"value": count}},
+                    return_document=ReturnDocument.AFTER,
+                )
+        if doc is None or not isinstance(doc.get("value"), int):
+            raise StoreError(f"{self._where}: the position counter is missing or damaged")
+        # Stamped after the counter answered: every lower position was handed out
+        # before this moment (the dead-hole rule relies on it).
+        return Block(first=doc["value"] - count + 1, count=count, recorded_at=_ms(self._clock()))
+
+    def _commit(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        *,
+        block: Block,
+        expected_version: int | None,
+    ) -> list[StoredEvent]:
+        """Inserts the commit in an allocated block, retrying what may be retried."""
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            try:
+                if expected_version is not None:
+                    version = expected_version + 1
+                else:
+                    version = self.stream_version(stream) + 1
+                return self._insert_commit(stream, events, version=version, block=block)
+            except _PositionTaken:
+                # A reader gave up on this block and plugged its first position; the
+                # commit moves to a fresh block, after that reader's checkpoint.
+                self._abandon(block, start=1)
+                block = self._allocate(len(events))
+            except _VersionTaken as exc:
+                if expected_version is not None:
+                    self._abandon(block)
+                    raise ConcurrencyError(stream, expected_version, self.stream_version(stream)) from exc
+                # The block stays ours (nothing took its position): retry in it.
+                time.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
+            except BaseException:
+                self._abandon(block)
+                raise
+        self._abandon(block)
+        raise StoreError(
+            f"stream {stream!r} stayed too contended to append at its end after "
+            f"{MAX_APPEND_ATTEMPTS} attempts; nothing was written"
+        )
+
+    def _insert_commit(
+        self, stream: str, events: Sequence[Event], *, version: int, block: Block
+    ) -> list[StoredEvent]:
+        """Inserts one commit document at ``version`` in ``block`` (a single attempt)."""
+        doc: Doc = {
+            "_id": events[0].id,
+            "stream": stream,
+            "version": version,
+            "last_version": version + len(events) - 1,
+            "position": block.first,
+            "count": len(events),
+            "recorded_at": block.recorded_at,
+            "events": [
+                {
+                    "id": event.id,
+                    "type": event.type,
+                    "schema_version": event.schema_version,
+                    "run_id": event.run_id,
+                    "step": event.step,
+                    "data": event.data.model_dump(mode="json"),
+                    "meta": event.meta.model_dump(mode="json", exclude_none=True),
+                }
+                for event in events
+            ],
+        }
+        step = _success_step(events)
+        if step is not None:
+            doc["success_step"] = step
+        with self._calling():
+            try:
+                self._events.insert_one(doc)
+            except DuplicateKeyError as exc:
+                self._diagnose(exc, stream, step, version, block, doc["_id"])
+        return [
+            StoredEvent(
+                position=block.first + offset,
+                stream=stream,
+                version=version + offset,
+                recorded_at=block.recorded_at,
+                event=event,
+            )
+            for offset, event in enumerate(events)
+        ]
+
+    def _diagnose(
+        self,
+        exc: DuplicateKeyError,
+        stream: str,
+        step: str | None,
+        version: int,
+        block: Block,
+        doc_id: str,
+    ) -> None:
+        """Finds which unique key refused a commit (by reading) and raises accordingly."""
+        # The order matters: a recorded success refuses every retry, so it wins; a
+        # taken position means a reader plugged it, whatever else collided.
+        if step is not None:
+            existing = self._find_success(self._events_local, stream, step)
+            if existing is not None:
+                raise DuplicateStepError(stream, step, existing) from exc
+        if self._events_local.find_one({"position": block.first}, {"_id": 1}) is not None:
+            raise _PositionTaken(block.first) from exc
+        if self._events_local.find_one({"stream": stream, "version": version}, {"_id": 1}):
+            raise _VersionTaken(version) from exc
+        if self._events_local.find_one({"_id": doc_id}, {"_id": 1}) is not None:
+            raise StoreError(
+                f"event id {doc_id} is already recorded; nothing from this batch was written"
+            ) from exc
+        raise StoreError(
+            f"{self._where} refused the batch on a unique index; nothing was written: "
+            f"{scrub(str(exc), self._secrets)}"
+        ) from exc
+
+    def _abandon(self, block: Block, *, start: int = 0) -> None:
+        """Tombstones a block this writer will not commit, so readers need not wait for it."""
+        docs = [
+            _tombstone(position, block.recorded_at) for position in range(block.first + start, block.last + 1)
+        ]
+        if not docs or self._closed:
+            return
+        # In order, stopping at the first refusal: a refused first position means the
+        # commit did land (an uncertain failure) or a reader plugged it, and tombstones
+        # must never overlap a commit. Best effort: if this fails, readers plug the
+        # block once it is older than the gap timeout.
+        with self._lock, contextlib.suppress(PyMongoError, BSONError):
+            self._events.insert_many(docs, ordered=True)
+
+    def inject_raw_for_tests(self, row: Mapping[str, Any]) -> None:
+        """Stores an event envelope as given, bypassing validation (tests of bad events)."""
+        block = self._allocate(1)
+        event_id = row.get("id") or uuid.uuid4().hex
+        recorded_at = _as_utc(row.get("recorded_at")) or block.recorded_at
+        doc: Doc = {
+            "_id": event_id,
+            "stream": row["stream"],
+            "version": row["version"],
+            "last_version": row["version"],
+            "position": block.first,
+            "count": 1,
+            "recorded_at": recorded_at,
+            "events": [
+                {
+                    "id": event_id,
+                    "type": row["type"],
+                    "schema_version": row["schema_version"],
+                    "run_id": row.get("run_id"),
+                    "step": row.get("step"),
+                    "data": row["data"],
+                    "meta": row.get("meta", {}),
+                }
+            ],
+        }
+        with self._calling():
+            self._events.insert_one(doc)
+
+    # --- reading: decoding -----------------------------------------------------------
+
+    def _decode_doc(
+        self,
+        doc: Mapping[str, Any],
+        *,
+        min_position: int = 0,
+        min_version: int = 0,
+        keep: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[StoredEvent]:
+        """Rebuilds the events of one commit document (tombstones have none)."""
+        if doc.get("hole"):
+            return []
+        position, version, count = doc.get("position"), doc.get("version"), doc.get("count")
+        if not isinstance(position, int):
+            raise CorruptEventError(f"a commit in {self._where} has no valid position")
+        items = doc.get("events")
+        if (
+            not isinstance(version, int)
+            or not isinstance(items, list)
+            or not isinstance(count, int)
+            or count != len(items)
+            or not isinstance(doc.get("stream"), str)
+        ):
+            raise CorruptEventError(f"the commit at position {position} is malformed", position=position)
+        recorded_at = _as_utc(doc.get("recorded_at"))
+        if recorded_at is None:
+            raise CorruptEventError(
+                f"the commit at position {position} has no valid recorded_at", position=position
+            )
+        found: list[StoredEvent] = []
+        for offset, item in enumerate(items):
+            here = position + offset
+            if here <= min_position or version + offset <= min_version:
+                continue
+            if not isinstance(item, dict):
+                raise CorruptEventError(f"event at position {here} is not a document", position=here)
+            if keep is not None and not keep(item):
+                continue
+            type_name, schema_version = item.get("type"), item.get("schema_version")
+            if not isinstance(type_name, str) or not isinstance(schema_version, int):
+                raise CorruptEventError(
+                    f"event at position {here} has no valid type or schema_version", position=here
+                )
+            data, meta = item.get("data"), item.get("meta", {})
+            if not isinstance(data, dict | str) or not isinstance(meta, dict | str):
+                raise CorruptEventError(f"event at position {here} has no valid data or meta", position=here)
+            event = decode_event(
+                position=here,
+                event_id=str(item.get("id")),
+                type_name=type_name,
+                schema_version=schema_version,
+                run_id=item.get("run_id"),
+                step=item.get("step"),
+                data=data,
+                meta=meta,
+            )
+            found.append(
+                StoredEvent(
+                    position=here,
+                    stream=doc["stream"],
+                    version=version + offset,
+                    recorded_at=recorded_at,
+                    event=event,
+                )
+            )
+        return found
+
+    # --- reading: along positions -----------------------------------------------------
+
+    def _straddling(self, after_position: int) -> Doc | None:
+        """Returns the commit holding position ``after_position`` if it goes on past it."""
+        if after_position <= 0:
+            return None
+        doc = self._events.find_one({"position": {"$lte": after_position}}, sort=[("position", -1)])
+        if doc is None or doc.get("hole"):
+            return None
+        count = doc.get("count")
+        if isinstance(count, int) and doc["position"] + count - 1 > after_position:
+            return doc
+        return None
+
+    def _is_dead(self, doc: Mapping[str, Any]) -> bool:
+        """Tells whether every position below this document was allocated long enough ago."""
+        allocated = _as_utc(doc.get("recorded_at"))
+        if allocated is None:
+            return True
+        return self._clock() - allocated >= self._gap_timeout
+
+    def _plug(self, first: int, last: int, *, evidence: Any) -> int | None:
+        """Tombstones dead positions in order; returns the first one refused (or None)."""
+        # A tombstone carries the evidence's time: positions below it were allocated
+        # before that time, which keeps the dead-hole rule true when a tombstone is
+        # itself the evidence for an older hole.
+        stamp = _as_utc(evidence) or _ms(self._clock())
+        last = min(last, first + MAX_PLUG - 1)
+        docs = [_tombstone(position, stamp) for position in range(first, last + 1)]
+        with self._calling():
+            try:
+                self._events.insert_many(docs, ordered=True)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or [{}]
+                if errors[0].get("code") not in DUPLICATE_KEY_CODES:
+                    raise
+                return first + int(errors[0].get("index", 0))
+            except OperationFailure as exc:
+                if exc.code != UNAUTHORIZED:
+                    raise
+                # A read-only reader cannot plug; it waits at the hole instead.
+                return first
+        return None
+
+    def _scan(
+        self,
+        after_position: int,
+        *,
+        limit: int | None,
+        decode: Callable[[Mapping[str, Any], int], list[E]] | None,
+    ) -> _Scan[E]:
+        """Walks commits after a position in order, stopping at a live hole, plugging dead ones.
+
+        ``decode(doc, after_position)`` turns a commit into events (typed or raw); without
+        it the walk only measures how far the journal is whole.
+        """
+        events: list[E] = []
+        expected = after_position + 1
+        last_event = 0
+        refused: set[int] = set()
+        if decode:
+            with self._calling():
+                straddling = self._straddling(after_position)
+            if straddling is not None:
+                events += decode(straddling, after_position)
+                expected = straddling["position"] + straddling["count"]
+                last_event = expected - 1
+        projection = None if decode else {"position": 1, "count": 1, "hole": 1, "recorded_at": 1}
+        while limit is None or len(events) < limit:
+            page = PAGE if limit is None else max(16, min(PAGE, limit - len(events)))
+            with self._calling():
+                docs = list(
+                    self._events.find({"position": {"$gte": expected}}, projection)
+                    .sort("position", 1)
+                    .limit(page)
+                )
+            rescan = False
+            for doc in docs:
+                position, count = doc.get("position"), doc.get("count")
+                if not isinstance(position, int) or not isinstance(count, int) or count < 1:
+                    raise CorruptEventError(
+                        f"the commit document {doc.get('_id')!r} has no valid position or count",
+                        position=position if isinstance(position, int) else None,
+                    )
+                if position > expected:
+                    if expected in refused or not self._is_dead(doc):
+                        return _Scan(events[:limit], expected - 1, last_event)
+                    failed = self._plug(expected, position - 1, evidence=doc.get("recorded_at"))
+                    if failed is not None:
+                        # Something holds that position now; read again to find it, and
+                        # wait there if it is not visible yet.
+                        refused.add(failed)
+                    rescan = True
+                    break
+                end = position + count - 1
+                if end < expected:
+                    continue  # a tombstone inside a range already covered
+                if not doc.get("hole"):
+                    if decode:
+                        events += decode(doc, after_position)
+                    last_event = end
+                expected = end + 1
+                if limit is not None and len(events) >= limit:
+                    break
+            if not rescan and len(docs) < page:
+                break
+        if limit is not None and len(events) > limit:
+            events = events[:limit]
+            last_event = events[-1].position
+        return _Scan(events, expected - 1, last_event)
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Returns a page of events after a position, never past a hole a late commit may fill."""
+        if limit <= 0:
+            return []
+        return self._scan(after_position, limit=limit, decode=self._decode_after).events
+
+    def _decode_after(self, doc: Mapping[str, Any], after_position: int) -> list[StoredEvent]:
+        return self._decode_doc(doc, min_position=after_position)
+
+    def read_all_raw(self, *, after_position: int = 0, limit: int = 1000) -> list[RawEvent]:
+        """Returns a page like ``read_all`` as plain data, straight from the commit documents."""
+        if limit <= 0:
+            return []
+        return self._scan(after_position, limit=limit, decode=self._raw_doc).events
+
+    def _raw_doc(self, doc: Mapping[str, Any], after_position: int) -> list[RawEvent]:
+        """Rebuilds one commit's events after a position as ``RawEvent`` (tombstones have none).
+
+        The fold's hot path: payloads are BSON sub-documents already, so an event of the
+        current schema is taken as stored; anything else goes through ``decode_raw``, which
+        refuses unknown types and future schemas and upcasts old ones, as ``read_all`` does.
+        """
+        if doc.get("hole"):
+            return []
+        position, version, count = doc.get("position"), doc.get("version"), doc.get("count")
+        items, stream = doc.get("events"), doc.get("stream")
+        if not isinstance(position, int):
+            raise CorruptEventError(f"a commit in {self._where} has no valid position")
+        if (
+            not isinstance(version, int)
+            or not isinstance(items, list)
+            or not isinstance(count, int)
+            or count != len(items)
+            or not isinstance(stream, str)
+        ):
+            raise CorruptEventError(f"the commit at position {position} is malformed", position=position)
+        moment = _as_utc(doc.get("recorded_at"))
+        if moment is None:
+            raise CorruptEventError(
+                f"the commit at position {position} has no valid recorded_at", position=position
+            )
+        # The same fixed-width text the typed path's envelope carries: the fold copies it
+        # into documents, which must be byte-identical across backends.
+        recorded_at = format_time(moment)
+        current = CURRENT_SCHEMA
+        found: list[RawEvent] = []
+        for offset in range(max(0, after_position - position + 1), len(items)):
+            item = items[offset]
+            here = position + offset
+            if not isinstance(item, dict):
+                raise CorruptEventError(f"event at position {here} is not a document", position=here)
+            type_name, schema_version = item.get("type"), item.get("schema_version")
+            if not isinstance(type_name, str) or not isinstance(schema_version, int):
+                raise CorruptEventError(
+                    f"event at position {here} has no valid type or schema_version", position=here
+                )
+            data, meta = item.get("data"), item.get("meta", {})
+            if not (
+                current.get(type_name) == schema_version and isinstance(data, dict) and isinstance(meta, dict)
+            ):
+                if not isinstance(data, dict | str) or not isinstance(meta, dict | str):
+                    raise CorruptEventError(
+                        f"event at position {here} has no valid data or meta", position=here
+                    )
+                data, meta = decode_raw(
+                    position=here,
+                    type_name=type_name,
+                    schema_version=schema_version,
+                    data=data,
+                    meta=meta,
+                )
+            found.append(
+                RawEvent(
+                    here,
+                    stream,
+                    version + offset,
+                    type_name,
+                    recorded_at,
+                    item.get("run_id"),
+                    item.get("step"),
+                    data,
+                    meta,
+                )
+            )
+        return found
+
+    def last_position(self) -> int:
+        """Returns the newest position ``read_all`` can reach (0 when empty)."""
+        with self._frontier_lock:
+            covered, last_event = self._covered, self._last_event
+        scan: _Scan[StoredEvent] = self._scan(covered, limit=None, decode=None)
+        with self._frontier_lock:
+            if scan.covered > self._covered:
+                self._covered = scan.covered
+                self._last_event = max(self._last_event, scan.last_event or last_event)
+            return self._last_event
+
+    def position_gaps(self) -> list[int]:
+        """Returns the positions that hold a tombstone instead of an event."""
+        with self._calling():
+            docs = self._events.find({"stream": HOLE_STREAM}, {"position": 1}, sort=[("last_version", 1)])
+            return [doc["position"] for doc in docs]
+
+    # --- reading: by stream, step and filter ------------------------------------------
+
+    def read_stream(self, stream: str, *, after: int = 0) -> list[StoredEvent]:
+        """Returns a stream's events after a version, in version order."""
+        with self._calling():
+            docs = list(
+                self._events.find({"stream": stream, "last_version": {"$gt": after}}).sort("last_version", 1)
+            )
+        found: list[StoredEvent] = []
+        for doc in docs:
+            found += self._decode_doc(doc, min_version=after)
+        return found
+
+    def stream_version(self, stream: str) -> int:
+        """Returns a stream's newest version (0 when empty), read where writers decide."""
+        with self._calling():
+            doc = self._events_local.find_one(
+                {"stream": stream}, {"last_version": 1}, sort=[("last_version", -1)]
+            )
+        return int(doc["last_version"]) if doc is not None else 0
+
+    def _find_success(self, collection: Collection[Doc], stream: str, step: str) -> StoredEvent | None:
+        with self._calling():
+            doc = collection.find_one({"stream": stream, "success_step": {"$eq": step, "$type": "string"}})
+        if doc is None:
+            return None
+        found = self._decode_doc(
+            doc, keep=lambda item: item.get("step") == step and item.get("type") in SUCCESS_TYPES
+        )
+        return found[0] if found else None
+
+    def find_success(self, stream: str, step: str) -> StoredEvent | None:
+        """Returns the success event of a step, or None."""
+        return self._find_success(self._events, stream, step)
+
+    def recorded_steps(self, *, stream_prefix: str = "") -> set[tuple[str, str]]:
+        """Returns every (stream, step) with a success event (from the partial unique index)."""
+        spec: Doc = {"success_step": {"$type": "string"}}
+        if stream_prefix:
+            spec["stream"] = {"$gte": stream_prefix, "$lt": stream_prefix + "\U0010ffff"}
+        with self._calling():
+            docs = list(self._events.find(spec, {"stream": 1, "success_step": 1, "_id": 0}))
+        return {(doc["stream"], doc["success_step"]) for doc in docs}
+
+    def _query_filter(
+        self,
+        *,
+        stream: str | None,
+        stream_prefix: str | None,
+        types: Sequence[str] | None,
+        run_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        lowest: int,
+        highest: int,
+    ) -> Doc:
+        """Builds the document-level filter of ``query`` (each part served by an index)."""
+        spec: Doc = {"position": {"$gte": lowest, "$lte": highest}}
+        clauses: list[Doc] = []
+        if stream is not None:
+            clauses.append({"stream": stream})
+        if stream_prefix:
+            clauses.append({"stream": {"$gte": stream_prefix, "$lt": stream_prefix + "\U0010ffff"}})
+        if types is not None:
+            spec["events.type"] = {"$in": list(types)}
+        if run_id is not None:
+            spec["events.run_id"] = run_id
+        if since is not None or until is not None:
+            window: Doc = {}
+            if since is not None:
+                window["$gte"] = _ceil_ms(since)
+            if until is not None:
+                window["$lt"] = _ceil_ms(until)
+            spec["recorded_at"] = window
+        if len(clauses) == 1:
+            spec.update(clauses[0])
+        elif clauses:
+            spec["$and"] = clauses
+        return spec
+
+    def query(
+        self,
+        *,
+        stream: str | None = None,
+        stream_prefix: str | None = None,
+        types: Iterable[str] | None = None,
+        run_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_position: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[StoredEvent]:
+        """Returns events matching every filter, in position order, up to ``last_position()``."""
+        type_list = sorted(set(types)) if types is not None else None
+        if type_list == [] or (limit is not None and limit <= 0):
+            return []
+        highest = self.last_position()
+        if highest <= after_position:
+            return []
+        with self._calling():
+            straddling = self._straddling(after_position)
+        lowest = straddling["position"] if straddling is not None else after_position + 1
+        spec = self._query_filter(
+            stream=stream,
+            stream_prefix=stream_prefix,
+            types=type_list,
+            run_id=run_id,
+            since=since,
+            until=until,
+            lowest=lowest,
+            highest=highest,
+        )
+        wanted_types = set(type_list) if type_list is not None else None
+
+        def keep(item: Mapping[str, Any]) -> bool:
+            if wanted_types is not None and item.get("type") not in wanted_types:
+                return False
+            return run_id is None or item.get("run_id") == run_id
+
+        found: list[StoredEvent] = []
+        with self._calling():
+            cursor = self._events.find(spec).sort("position", -1 if newest_first else 1)
+            try:
+                for doc in cursor:
+                    matched = self._decode_doc(doc, min_position=after_position, keep=keep)
+                    matched = [e for e in matched if e.position <= highest]
+                    found += reversed(matched) if newest_first else matched
+                    if limit is not None and len(found) >= limit:
+                        break
+            finally:
+                cursor.close()
+        if limit is not None:
+            found = found[:limit]
+        if newest_first:
+            found.reverse()
+        return found
+
+    # --- the run lease ------------------------------------------------------------------
+
+    @staticmethod
+    def _lease_doc(name: str, holder: LeaseHolder) -> Doc:
+        return {
+            "_id": name,
+            "run_id": holder.run_id,
+            "host": holder.host,
+            "pid": holder.pid,
+            "since": _ms(holder.since),
+            "heartbeat": _ms(holder.heartbeat),
+            "proc_start": holder.proc_start,
+        }
+
+    @staticmethod
+    def _lease_holder(doc: Mapping[str, Any]) -> LeaseHolder:
+        since, heartbeat = _as_utc(doc.get("since")), _as_utc(doc.get("heartbeat"))
+        if since is None or heartbeat is None:
+            raise StoreError(f"the lease {doc.get('_id')!r} is damaged (no valid times)")
+        return LeaseHolder(
+            run_id=doc["run_id"],
+            host=doc["host"],
+            pid=doc["pid"],
+            since=since,
+            heartbeat=heartbeat,
+            proc_start=doc.get("proc_start"),
+        )
+
+    def acquire_lease(
+        self, holder: LeaseHolder, *, name: str = "run", heartbeat_timeout_s: float = 60.0
+    ) -> LeaseHolder | None:
+        """Takes the lease, or raises ``LeaseHeldError`` naming a live holder."""
+        fresh = self._lease_doc(name, holder)
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            with self._calling():
+                doc = self._leases.find_one({"_id": name})
+                if doc is None:
+                    try:
+                        self._leases.insert_one(dict(fresh))
+                    except DuplicateKeyError:
+                        continue  # someone took it meanwhile: judge the new holder
+                    return None
+            previous = self._lease_holder(doc)
+            if previous.run_id != holder.run_id and previous.is_alive(
+                heartbeat_timeout_s=heartbeat_timeout_s, now=self._clock()
+            ):
+                raise LeaseHeldError(previous, name)
+            # Compare-and-swap on what we judged: if the holder renewed or changed since
+            # we read it, nothing is replaced and we judge again.
+            with self._calling():
+                swapped = self._leases.replace_one(
+                    {"_id": name, "run_id": doc["run_id"], "heartbeat": doc["heartbeat"]}, fresh
+                )
+            if swapped.matched_count == 1:
+                return previous if previous.run_id != holder.run_id else None
+        raise StoreError(f"the {name!r} lease kept changing hands; try again")
+
+    def renew_lease(self, holder: LeaseHolder, *, name: str = "run") -> bool:
+        """Refreshes our heartbeat; False if someone else holds the lease now."""
+        with self._calling():
+            result = self._leases.update_one(
+                {"_id": name, "run_id": holder.run_id},
+                {"$set": {"heartbeat": _ms(self._clock())}},
+            )
+        return result.matched_count == 1
+
+    def release_lease(self, holder: LeaseHolder, *, name: str = "run") -> None:
+        """Gives the lease up if we still hold it."""
+        with self._calling():
+            self._leases.delete_one({"_id": name, "run_id": holder.run_id})
+
+    def read_lease(self, *, name: str = "run") -> LeaseHolder | None:
+        """Returns the lease holder, alive or not."""
+        with self._calling():
+            doc = self._leases.find_one({"_id": name})
+        return self._lease_holder(doc) if doc is not None else None
