@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from genjournal.testing.fake_openai import FakeOpenAI  # noqa: E402
-from tests.web.chromium import Chromium  # noqa: E402
+from tests.genjournal.web.chromium import Chromium  # noqa: E402
 
 KEY = "sk-docs-000000000000000000000000"
 

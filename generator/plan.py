@@ -1,6 +1,6 @@
 """Loading and validating a plan: which styles and rooms to generate, in what counts.
 
-A plan is a TOML file (format in ``shared/DESIGN.md``); ``load_plan(None)`` loads the
+A plan is a TOML file (format in ``docs/design.md``); ``load_plan(None)`` loads the
 shipped 60 x 24 catalogue (``generator/catalog.toml``). Everything is checked before a
 caller writes anything: readable UTF-8 TOML, known keys only, the right types (TOML is
 typed, so ``images_per_style = "3"`` is refused rather than coerced), slugs matching

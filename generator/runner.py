@@ -12,9 +12,12 @@ bytes written, fsynced, renamed, directory fsynced) → the success event append
 durable → only then are dependants released and the step counted. A crash at any point
 loses at most the steps in flight; the next run finds them pending.
 
-Appends go through one writer thread (SQLite serialises writers anyway; one thread keeps
-one connection and the order of a run's events). The projection catches up in that
-thread a few times a second, so ``status``/``export`` are current during a run.
+Two threads touch the journal. Appends go through the group writer's thread
+(``generator.writer``): it commits whatever was queued meanwhile as one durable group,
+in the order the run queued it. Everything else — the replay, catching the projection
+up a few times a second (so ``status``/``export`` are current during a run), renewing
+the lease — runs on one more thread, so the event loop never blocks on the store.
+Image files are written by a small pool of their own (``IO_THREADS``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from generator.providers.base import (
     StyleResult,
 )
 from generator.ratelimit import RateLimiter
+from generator.replay import JournalProgress, replay_journal, select_steps
+from generator.results import failure_event, step_meta, success_event
 from generator.retry import (
     AttemptLog,
     FatalProviderError,
@@ -57,37 +62,24 @@ from generator.retry import (
     Stopped,
     call_with_retries,
 )
-from generator.steps import Step, limit_styles, pending_steps, plan_steps
+from generator.steps import Step, plan_steps
 from generator.writer import GroupWriter
 from journal.blobs import BlobStore
 from journal.errors import DuplicateStepError, StoreError, StoreFullError
 from journal.events import (
-    FAILURE_TYPES,
     Event,
-    ImageFailed,
-    ImageFailedData,
-    ImageGenerated,
-    ImageGeneratedData,
     Meta,
-    RoomFailed,
-    RoomFailedData,
-    RoomGenerated,
-    RoomGeneratedData,
     RunFinished,
     RunFinishedData,
     RunOutcome,
     RunStarted,
     RunStartedData,
-    StepError,
     StepStarted,
     StepStartedData,
-    StyleCreated,
-    StyleCreatedData,
-    StyleFailed,
-    StyleFailedData,
 )
 from journal.failpoints import failpoint
 from journal.store import EventStore, LeaseHolder
+from journal.streams import run_stream
 from projector.projector import Projector
 
 log = structlog.get_logger("genjournal.run")
@@ -129,11 +121,6 @@ class RunOptions:
 def new_run_id() -> str:
     """Returns a fresh run id that sorts by start time."""
     return f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
-
-
-def _sum(values: list[int | None]) -> int | None:
-    present = [value for value in values if value is not None]
-    return sum(present) if present else None
 
 
 class Runner:
@@ -198,28 +185,19 @@ class Runner:
 
     # --- replay and selection --------------------------------------------------------
 
-    def replay(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-        """Decodes the whole journal; returns the (stream, step) pairs done and failed."""
-        done: set[tuple[str, str]] = set()
-        failed: set[tuple[str, str]] = set()
-        for stored in self.store.iter_all(page_size=5000):
-            step = stored.step
-            if step is None:
-                continue
-            if stored.event.is_success:
-                done.add((stored.stream, step))
-            elif stored.type in FAILURE_TYPES:
-                failed.add((stored.stream, step))
-        return done, failed - done
+    def replay(self) -> JournalProgress:
+        """Decodes the whole journal; returns which steps are done and which failed."""
+        return replay_journal(self.store)
 
-    def select(self, done: set[tuple[str, str]], failed: set[tuple[str, str]]) -> list[Step]:
+    def select(self, progress: JournalProgress) -> list[Step]:
         """Returns the pending steps this run will attempt, in priority order."""
-        steps = pending_steps(plan_steps(self.plan.spec, self.options.subcategories), done)
-        if self.options.only_failed:
-            steps = [step for step in steps if (step.stream, step.key) in failed]
-        if self.options.limit is not None:
-            steps = limit_styles(steps, self.options.limit)
-        return steps
+        return select_steps(
+            self.plan.spec,
+            progress,
+            subcategories=self.options.subcategories,
+            only_failed=self.options.only_failed,
+            limit=self.options.limit,
+        )
 
     # --- the run ---------------------------------------------------------------------
 
@@ -228,15 +206,16 @@ class Runner:
         self._lease = lease
         started = time.monotonic()
         self._group.start()
-        done, failed = await self._in_writer(self.replay)
+        progress = await self._in_writer(self.replay)
+        done = progress.done
         removed = await self._in_writer(self.blobs.remove_temp_files)
         if removed:
             log.info("removed temp files of interrupted image writes", count=removed)
         await self._in_writer(self.projector.catch_up)
         all_steps = plan_steps(self.plan.spec)
-        selected = self.select(done, failed)
+        selected = self.select(progress)
         await self._append(
-            f"run:{self.run_id}",
+            run_stream(self.run_id),
             RunStarted(
                 run_id=self.run_id,
                 data=RunStartedData(
@@ -276,7 +255,7 @@ class Runner:
         report = RunReport(self.run_id, outcome, counts, exit_code, self.stop_message)
         try:
             await self._append(
-                f"run:{self.run_id}",
+                run_stream(self.run_id),
                 RunFinished(
                     run_id=self.run_id,
                     data=RunFinishedData(
@@ -454,7 +433,7 @@ class Runner:
             failpoint("step-before-call")
             if self.provider.billable:
                 await self._append(
-                    f"run:{self.run_id}",
+                    run_stream(self.run_id),
                     StepStarted(
                         run_id=self.run_id,
                         data=StepStartedData(stream=step.stream, step=step.key, kind=step.call_kind),
@@ -556,76 +535,13 @@ class Runner:
         self, step: Step, result: StyleResult | RoomResult | ImageResult, attempts: AttemptLog
     ) -> Event:
         meta = self._meta(step, result.call, attempts)
-        if isinstance(result, StyleResult):
-            assert isinstance(result.data, StyleCreatedData)
-            return StyleCreated(run_id=self.run_id, step=step.key, data=result.data, meta=meta)
-        if isinstance(result, RoomResult):
-            assert isinstance(result.data, RoomGeneratedData)
-            return RoomGenerated(run_id=self.run_id, step=step.key, data=result.data, meta=meta)
-        ref = await asyncio.get_running_loop().run_in_executor(self._io, self.blobs.put, result.png)
-        return ImageGenerated(
-            run_id=self.run_id,
-            step=step.key,
-            data=ImageGeneratedData(
-                target="room" if step.kind == "room_image" else "style",
-                room_type=step.room_type.slug if step.room_type else None,
-                index=step.index or 0,
-                sha256=ref.sha256,
-                path=ref.path,
-                bytes=ref.size,
-                width=result.width,
-                height=result.height,
-                prompt=result.prompt,
-            ),
-            meta=meta,
-        )
+        ref = None
+        if isinstance(result, ImageResult):
+            ref = await asyncio.get_running_loop().run_in_executor(self._io, self.blobs.put, result.png)
+        return success_event(self.run_id, step, result, meta, ref)
 
     def _meta(self, step: Step, call: CallInfo | None, attempts: AttemptLog) -> Meta:
-        billed = list(attempts.billed) + ([call] if call is not None else [])
-        image = step.call_kind == "image"
-        kind = "image" if image else ("style" if step.kind == "content" else "room")
-        model = call.model if call else (self.provider.image_model if image else self.provider.text_model)
-        return Meta(
-            provider=self.provider.name,
-            model=model,
-            prompt_version=self.provider.prompt_version(kind),  # type: ignore[arg-type]
-            input_tokens=_sum([c.input_tokens for c in billed]),
-            output_tokens=_sum([c.output_tokens for c in billed]),
-            images=_sum([c.images for c in billed]),
-            image_size=(call.image_size if call else self.provider.image_size) if image else None,
-            image_quality=(call.image_quality if call else self.provider.image_quality) if image else None,
-            latency_ms=call.latency_ms if call else None,
-            attempts=attempts.attempts,
-            request_id=call.request_id if call else None,
-        )
+        return step_meta(self.provider, step, call, attempts)
 
     def _failure_event(self, step: Step, error: ProviderError, meta: Meta) -> Event:
-        reason = StepError(
-            kind=error.kind, message=error.message[:500], status=error.status, retryable=error.retryable
-        )
-        if step.kind == "content":
-            return StyleFailed(
-                run_id=self.run_id,
-                step=step.key,
-                data=StyleFailedData(subcategory=step.subcategory.slug, error=reason),
-                meta=meta,
-            )
-        if step.kind == "room":
-            assert step.room_type is not None
-            return RoomFailed(
-                run_id=self.run_id,
-                step=step.key,
-                data=RoomFailedData(room_type=step.room_type.slug, error=reason),
-                meta=meta,
-            )
-        return ImageFailed(
-            run_id=self.run_id,
-            step=step.key,
-            data=ImageFailedData(
-                target="room" if step.kind == "room_image" else "style",
-                room_type=step.room_type.slug if step.room_type else None,
-                index=step.index or 0,
-                error=reason,
-            ),
-            meta=meta,
-        )
+        return failure_event(self.run_id, step, error, meta)

@@ -17,13 +17,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from journal.events import CatalogEntry, PlanSpec
+from journal.streams import style_stream
 
 StepKind = Literal["content", "style_image", "room", "room_image"]
-
-
-def style_stream(slug: str) -> str:
-    """Returns the stream of a style."""
-    return f"style:{slug}"
 
 
 @dataclass(frozen=True, order=True)

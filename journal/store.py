@@ -19,6 +19,13 @@ There is no update and no delete, here or in any adapter: the journal is append-
   ``(stream, step)`` pairs that have a success event.
 * A run lease (``acquire_lease`` / ``renew_lease`` / ``release_lease`` /
   ``read_lease``) so that two generator processes never both pay for one step.
+* ``self_check()``: what the backend finds wrong with its own storage (damaged pages,
+  missing positions, gaps in stream versions), as ``StoreFinding``s for ``verify``.
+* ``stream_scan()``: an optional capability. A backend whose journal can be read range
+  by range in (stream, version) order, from several processes at once, at one
+  consistent cut, returns a ``StreamScan`` (and, through it, a picklable
+  ``StreamScanner`` for other processes); a parallel rebuild uses it. Others return
+  None and are rebuilt in one pass over ``read_all``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -145,7 +152,7 @@ class StoredEvent:
         return self.event.meta
 
     def to_envelope(self) -> dict[str, Any]:
-        """Returns the flat JSON envelope of DESIGN.md, keys in their fixed order."""
+        """Returns the flat JSON envelope of docs/design.md, keys in their fixed order."""
         event = self.event
         return {
             "id": event.id,
@@ -265,11 +272,65 @@ def process_start_marker(pid: int) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class StoreFinding:
+    """One problem a backend found in its own storage (``error`` fails verify; ``info`` is expected)."""
+
+    check: str
+    severity: Literal["error", "info"]
+    message: str
+    example: str | None = None
+    count: int = 1
+
+
+class StreamScan(Protocol):
+    """Reads stream ranges in (stream, version) order at a fixed cut of the journal."""
+
+    def stream_sizes(self, *, start: str, stop: str, max_position: int) -> list[tuple[str, int]]:
+        """Returns (stream, events at or before ``max_position``) for the streams in ``[start, stop)``."""
+        ...
+
+    def read_streams_raw(
+        self,
+        *,
+        start: str,
+        stop: str,
+        after: tuple[str, int] | None = None,
+        max_position: int,
+        limit: int = 5000,
+    ) -> list[RawEvent]:
+        """Returns a page of the streams in ``[start, stop)`` after ``after``, up to ``max_position``."""
+        ...
+
+    def scanner(self) -> StreamScanner:
+        """Returns a picklable handle that opens a reader like this one in another process."""
+        ...
+
+    def close(self) -> None:
+        """Releases the reader's connections."""
+        ...
+
+
+class StreamScanner(Protocol):
+    """A picklable handle that opens a ``StreamScan`` on the same journal, in any process.
+
+    The backend promises that every event at or before ``last_position()`` is committed
+    (positions are commit-ordered), so readers that agree on a ``max_position`` see the
+    same events.
+    """
+
+    def open(self) -> StreamScan:
+        """Opens a reader (the caller closes it)."""
+        ...
+
+
 class EventStore(abc.ABC):
     """Appends events and reads them back; never updates, never deletes."""
 
     #: a short name for messages ("sqlite", "mongodb")
     backend: str = "abstract"
+    #: how often a reader tailing the journal should poll at most (a server store wants fewer reads)
+    min_poll_interval_s: float = 0.0
 
     @abc.abstractmethod
     def append(
@@ -343,8 +404,16 @@ class EventStore(abc.ABC):
         """Returns the current lease holder, alive or not, or None."""
 
     @abc.abstractmethod
+    def self_check(self) -> list[StoreFinding]:
+        """Checks the backend's own storage (read-only); returns what is wrong, or nothing."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Releases connections; the store is unusable afterwards."""
+
+    def stream_scan(self) -> StreamScan | None:
+        """Returns this store as a reader of stream ranges, or None when the backend has none."""
+        return None
 
     # --- conveniences built on the port ---------------------------------------------
 

@@ -29,6 +29,7 @@ from journal.config import Location
 from journal.errors import ConfigError, StoreError
 from journal.events import EVENT_TYPES
 from journal.store import EventStore, RawEvent, parse_time, utcnow
+from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_stream
 from projector.facts import COST_FIELDS, RunFacts
 from projector.fold import Document
 from projector.prices import PriceTable, load_prices
@@ -518,8 +519,10 @@ class AuditLog:
         store = self.store
         out: list[LostCall] = []
         for run in crashed:
-            started = store.query(stream=f"run:{run.run_id}", types=["StepStarted"])
-            journaled = {(e.stream, e.step) for e in store.query(run_id=run.run_id, stream_prefix="style:")}
+            started = store.query(stream=run_stream(run.run_id), types=["StepStarted"])
+            journaled = {
+                (e.stream, e.step) for e in store.query(run_id=run.run_id, stream_prefix=STYLE_PREFIX)
+            }
             for event in started:
                 data = event.data
                 key = (data.stream, data.step)
@@ -561,7 +564,7 @@ class AuditLog:
         chosen = check_types(types)
         stream = None
         if style is not None:
-            stream = style if style.startswith(("style:", "run:")) else f"style:{style}"
+            stream = style if style.startswith((STYLE_PREFIX, RUN_PREFIX)) else style_stream(style)
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
         found = self.store.query(

@@ -30,6 +30,7 @@ from typing import Any
 
 from journal.errors import CorruptEventError
 from journal.store import RawEvent
+from journal.streams import RUN_PREFIX, STYLE_PREFIX
 
 #: (run_id, day, kind, model, image_size, image_quality); "" = not recorded
 CostKey = tuple[str, str, str, str, str, str]
@@ -44,7 +45,6 @@ COST_FIELDS = (
     "images",
     "unmetered_images",
 )
-RUN_PREFIX = "run:"
 #: the run fact fields, in the order they are stored
 RUN_FIELDS = (
     "run_id",
@@ -78,11 +78,6 @@ _IMAGE_TYPES = frozenset({"ImageGenerated", "ImageFailed"})
 def new_style_facts(slug: str) -> StyleFacts:
     """Returns the empty facts of a style that has no events yet."""
     return {"slug": slug, "version": 0, "costs": {}}
-
-
-def run_id_of(stream: str) -> str | None:
-    """Returns the run id of a ``run:<id>`` stream, or None for other streams."""
-    return stream[len(RUN_PREFIX) :] if stream.startswith(RUN_PREFIX) else None
 
 
 def apply_style_facts(facts: StyleFacts, event: RawEvent) -> StyleFacts:
@@ -214,8 +209,8 @@ def fold_facts(events: list[RawEvent]) -> tuple[dict[str, StyleFacts], dict[str,
     runs: dict[str, RunFacts] = {}
     for event in events:
         stream = event.stream
-        if stream.startswith("style:"):
-            slug = stream[len("style:") :]
+        if stream.startswith(STYLE_PREFIX):
+            slug = stream[len(STYLE_PREFIX) :]
             found = styles.get(slug)
             if found is None:
                 found = styles[slug] = new_style_facts(slug)

@@ -32,10 +32,10 @@ from typing import Any
 from journal.errors import CorruptEventError
 from journal.events import PlanSpec
 from journal.store import RawEvent, StoredEvent
+from journal.streams import style_slug
 
 Document = dict[str, Any]
 
-STYLE_PREFIX = "style:"
 
 #: every key of a document, in the order documents are written
 DOCUMENT_KEYS = (
@@ -73,11 +73,6 @@ ROOM_KEYS = (
 )
 
 STATUSES = ("complete", "partial", "basic", "failed", "pending")
-
-
-def slug_of(stream: str) -> str | None:
-    """Returns the style slug of a ``style:<slug>`` stream, or None for other streams."""
-    return stream[len(STYLE_PREFIX) :] if stream.startswith(STYLE_PREFIX) else None
 
 
 def new_document(slug: str) -> Document:
@@ -175,7 +170,7 @@ def apply(document: Document | None, event: RawEvent) -> Document:
     """
     doc = document
     if doc is None:
-        slug = slug_of(event.stream)
+        slug = style_slug(event.stream)
         if slug is None:
             raise ValueError(f"not a style stream: {event.stream!r}")
         doc = new_document(slug)
@@ -369,7 +364,7 @@ def fold(events: Iterable[RawEvent | StoredEvent], plan: PlanSpec | None) -> dic
     docs: dict[str, Document] = {}
     for event in events:
         raw = event if isinstance(event, RawEvent) else RawEvent.from_stored(event)
-        slug = slug_of(raw.stream)
+        slug = style_slug(raw.stream)
         if slug is not None:
             docs[slug] = apply(docs.get(slug), raw)
     return {slug: finalize(doc, plan) for slug, doc in sorted(docs.items())}

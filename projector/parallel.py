@@ -1,12 +1,17 @@
-"""Parallel rebuild for the SQLite journal: style streams folded in worker processes.
+"""Parallel rebuild: style streams folded in worker processes.
 
 A style's document depends only on its own stream and the final plan, so a rebuild can
 split the style streams into contiguous ranges and fold each range in its own process,
-reading it in (stream, version) order through the ``UNIQUE(stream, version)`` index:
-one document in memory at a time, finalized and written once. Every worker reads the
-same cut of the journal (``position <= checkpoint``, fixed before they start), so the
-result equals a sequential fold up to the checkpoint; the projector then catches up with
-whatever was appended meanwhile.
+reading it in (stream, version) order: one document in memory at a time, finalized and
+written once. Every worker reads the same cut of the journal (``position <=
+checkpoint``, fixed before they start), so the result equals a sequential fold up to the
+checkpoint; the projector then catches up with whatever was appended meanwhile.
+
+It needs two capabilities of the ports, which a backend may offer or not: the journal's
+``EventStore.stream_scanner()`` (read stream ranges from any process at one cut; SQLite
+reads them through its ``UNIQUE(stream, version)`` index) and the rebuild target's
+``RebuildTarget.partition_sink()`` (write from any process). Nothing here knows which
+backend serves either.
 
 Each worker also folds its styles' audit facts (``projector.facts``) alongside the
 documents and writes them in the same transactions; the run streams (few events: run
@@ -22,20 +27,17 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
 
-from journal.backends.sqlite import SqliteEventStore
 from journal.events import PlanSpec
-from projector.backends.sqlite import write_documents
+from journal.store import StreamScan, StreamScanner
+from journal.streams import RUN_PREFIX, STYLE_PREFIX
 from projector.facts import (
-    RUN_PREFIX,
     RunFacts,
     StyleFacts,
     apply_run_facts,
@@ -43,8 +45,8 @@ from projector.facts import (
     new_run_facts,
     new_style_facts,
 )
-from projector.fold import STYLE_PREFIX, Document, apply, finalize
-from projector.store import FactsUpdate
+from projector.fold import Document, apply, finalize
+from projector.store import FactsUpdate, PartitionSink
 
 STYLE_STOP = STYLE_PREFIX[:-1] + chr(ord(STYLE_PREFIX[-1]) + 1)  # "style;" sorts right after "style:…"
 RUN_STOP = RUN_PREFIX[:-1] + chr(ord(RUN_PREFIX[-1]) + 1)
@@ -61,7 +63,7 @@ class Partition:
     events: int
 
 
-def partitions(store: SqliteEventStore, *, max_position: int, parts: int) -> list[Partition]:
+def partitions(store: StreamScan, *, max_position: int, parts: int) -> list[Partition]:
     """Splits the style streams into up to ``parts`` ranges of about equal event counts."""
     sizes = store.stream_sizes(start=STYLE_PREFIX, stop=STYLE_STOP, max_position=max_position)
     total = sum(count for _, count in sizes)
@@ -80,7 +82,7 @@ def partitions(store: SqliteEventStore, *, max_position: int, parts: int) -> lis
     return out
 
 
-def fold_runs(store: SqliteEventStore, *, max_position: int) -> dict[str, RunFacts]:
+def fold_runs(store: StreamScan, *, max_position: int) -> dict[str, RunFacts]:
     """Folds every run stream up to ``max_position`` into run facts keyed by run id."""
     runs: dict[str, RunFacts] = {}
     after: tuple[str, int] | None = None
@@ -100,8 +102,8 @@ def fold_runs(store: SqliteEventStore, *, max_position: int) -> dict[str, RunFac
 
 
 def fold_partition(
-    path: str,
-    suffix: str,
+    scanner: StreamScanner,
+    sink: PartitionSink,
     start: str,
     stop: str,
     max_position: int,
@@ -109,12 +111,10 @@ def fold_partition(
     parent: int,
     progress: object | None = None,
 ) -> tuple[int, int]:
-    """Folds a range of style streams into the ``*<suffix>`` tables; returns (events, documents)."""
+    """Folds a range of style streams into the rebuild target; returns (events, documents)."""
     gc.disable()  # documents are acyclic trees; see Projector.rebuild
-    store = SqliteEventStore(Path(path), create=False)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-    conn.execute("PRAGMA busy_timeout = 60000")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    store = scanner.open()
+    writer = sink.open()
     plan = PlanSpec.model_validate_json(plan_json) if plan_json else None
     events = documents = 0
     batch: dict[str, Document] = {}
@@ -127,7 +127,7 @@ def fold_partition(
         if os.getppid() != parent:
             raise SystemExit("the rebuild that started this worker is gone")
         # Each style is written once into fresh tables: no old fact rows to delete.
-        write_documents(conn, suffix, batch, Path(path), FactsUpdate(styles=batch_facts), replace_facts=False)
+        writer.write(batch, FactsUpdate(styles=batch_facts))
         batch.clear()
         batch_facts.clear()
 
@@ -163,7 +163,7 @@ def fold_partition(
             documents += 1
         flush()
     finally:
-        conn.close()
+        writer.close()
         store.close()
     return events, documents
 
@@ -176,8 +176,8 @@ def _worker(args: tuple[object, ...], results: Queue[tuple[str, object]]) -> Non
 
 
 def run_partitions(
-    path: Path,
-    suffix: str,
+    scanner: StreamScanner,
+    sink: PartitionSink,
     parts: list[Partition],
     *,
     max_position: int,
@@ -198,7 +198,7 @@ def run_partitions(
         ctx.Process(
             target=_worker,
             args=(
-                (str(path), suffix, p.start, p.stop, max_position, plan_json, os.getpid(), counter),
+                (scanner, sink, p.start, p.stop, max_position, plan_json, os.getpid(), counter),
                 results,
             ),
             daemon=True,

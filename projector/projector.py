@@ -27,6 +27,7 @@ from journal.errors import CorruptEventError
 from journal.events import PlanSpec
 from journal.failpoints import failpoint
 from journal.store import EventStore, RawEvent
+from journal.streams import run_id_of, style_slug
 from projector.facts import (
     RunFacts,
     StyleFacts,
@@ -34,14 +35,13 @@ from projector.facts import (
     apply_style_facts,
     new_run_facts,
     new_style_facts,
-    run_id_of,
 )
-from projector.fold import Document, apply, finalize, slug_of
+from projector.fold import Document, apply, finalize
 from projector.store import FactsUpdate, RebuildTarget, ViewState, ViewStore
 
 if TYPE_CHECKING:
-    from journal.backends.sqlite import SqliteEventStore
-    from projector.backends.sqlite import SqliteRebuildTarget
+    from journal.store import StreamScan
+    from projector.store import PartitionSink
 
 Progress = Callable[[int, int], None]
 #: below this many events a rebuild is quicker in one process than with worker start-up
@@ -101,7 +101,7 @@ class Projector:
                 break
             pages += 1
             plan = state.plan
-            slugs = {slug for slug in (slug_of(e.stream) for e in page) if slug is not None}
+            slugs = {slug for slug in (style_slug(e.stream) for e in page) if slug is not None}
             run_ids = {run for run in (run_id_of(e.stream) for e in page) if run is not None}
             loaded = self.views.get(slugs)
             loaded_facts = self.views.get_style_facts(slugs) if slugs else {}
@@ -111,7 +111,7 @@ class Projector:
             touched_runs: dict[str, RunFacts] = {}
             plan_changed = False
             for event in page:
-                slug = slug_of(event.stream)
+                slug = style_slug(event.stream)
                 if slug is None:
                     run_id = run_id_of(event.stream)
                     if run_id is not None:
@@ -167,11 +167,9 @@ class Projector:
             workers = (os.cpu_count() or 1) if total >= PARALLEL_MIN_EVENTS else 1
         target = self.views.begin_rebuild()
         if workers > 1:
-            from journal.backends.sqlite import SqliteEventStore
-            from projector.backends.sqlite import SqliteRebuildTarget
-
-            if isinstance(self.events, SqliteEventStore) and isinstance(target, SqliteRebuildTarget):
-                return self._rebuild_parallel(self.events, target, total, workers, progress, started)
+            scan, sink = self.events.stream_scan(), target.partition_sink()
+            if scan is not None and sink is not None:
+                return self._rebuild_parallel(scan, sink, target, total, workers, progress, started)
         build = _Rebuild(target, self.cache_size)
         checkpoint = 0
         folded = 0
@@ -198,8 +196,9 @@ class Projector:
 
     def _rebuild_parallel(
         self,
-        events: SqliteEventStore,
-        target: SqliteRebuildTarget,
+        scan: StreamScan,
+        sink: PartitionSink,
+        target: RebuildTarget,
         checkpoint: int,
         workers: int,
         progress: Progress | None,
@@ -207,21 +206,21 @@ class Projector:
     ) -> RebuildStats:
         from projector.parallel import partitions, run_partitions
 
-        # Positions in SQLite are gap-free and commit-ordered: everything at or before
+        # A scanner's positions are commit-ordered: everything at or before
         # ``checkpoint`` is committed, so all workers fold one consistent cut.
-        starts = [e for e in events.query(types=["RunStarted"]) if e.position <= checkpoint]
+        starts = [e for e in self.events.query(types=["RunStarted"]) if e.position <= checkpoint]
         plan = starts[-1].data.plan if starts else None
-        parts = partitions(events, max_position=checkpoint, parts=workers)
+        parts = partitions(scan, max_position=checkpoint, parts=workers)
         report = None if progress is None else (lambda done: progress(done, checkpoint))
 
         def fold_run_streams() -> None:
             from projector.parallel import fold_runs
 
-            target.write({}, FactsUpdate(runs=fold_runs(events, max_position=checkpoint)))
+            target.write({}, FactsUpdate(runs=fold_runs(scan, max_position=checkpoint)))
 
         _, documents = run_partitions(
-            target.path,
-            target.suffix,
+            scan.scanner(),
+            sink,
             parts,
             max_position=checkpoint,
             plan=plan,
@@ -278,7 +277,7 @@ class _Rebuild:
         cache = self.cache
         facts = self.facts
         for event in page:
-            slug = slug_of(event.stream)
+            slug = style_slug(event.stream)
             if slug is None:
                 run_id = run_id_of(event.stream)
                 if run_id is not None:

@@ -114,7 +114,7 @@ class StatusReport(Report):
 
 
 class HistoryEntry(Report):
-    """One stored event as the envelope of DESIGN.md (``history --json`` items)."""
+    """One stored event as the envelope of docs/design.md (``history --json`` items)."""
 
     id: str
     stream: str

@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from journal.events import PlanSpec
 from projector.facts import RunFacts, StyleFacts
@@ -61,8 +61,32 @@ CostSum = tuple[Any, ...]
 GROUPS = ("style", "run", "model", "day")
 
 
+class PartitionWriter(Protocol):
+    """Writes one worker's share of a parallel rebuild into the target."""
+
+    def write(self, documents: Mapping[str, Document], facts: FactsUpdate) -> None:
+        """Inserts finished documents and their style facts (each style is written once)."""
+        ...
+
+    def close(self) -> None:
+        """Releases the writer's connection."""
+        ...
+
+
+class PartitionSink(Protocol):
+    """A picklable handle that opens a ``PartitionWriter`` on a rebuild target, in any process."""
+
+    def open(self) -> PartitionWriter:
+        """Opens a writer (the caller closes it)."""
+        ...
+
+
 class RebuildTarget(abc.ABC):
     """A fresh copy of the views being filled by a rebuild, invisible until swapped in."""
+
+    def partition_sink(self) -> PartitionSink | None:
+        """Returns a handle for writing from worker processes, or None (rebuild in one pass)."""
+        return None
 
     @abc.abstractmethod
     def load(self, slugs: Iterable[str]) -> dict[str, Document]:

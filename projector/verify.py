@@ -6,9 +6,10 @@ and expected after crashes):
 * every event decodes (a damaged row is named by its position; reading goes on past it);
 * every ``ImageGenerated`` blob exists and hashes to its name; orphan blobs (files no
   event names) and leftover temp files are counted (info);
-* SQLite: ``PRAGMA integrity_check`` and gap-free positions; MongoDB: tombstoned
-  positions are listed as info (a crashed or refused writer's block, by design);
-* every stream's versions are 1…n without gaps (both stores);
+* the backend's own checks (``EventStore.self_check``): on SQLite ``PRAGMA
+  integrity_check`` and gap-free positions, on MongoDB tombstoned positions as info (a
+  crashed or refused writer's block, by design); on both, every stream's versions are
+  1…n without gaps;
 * the stored projection equals a fresh fold: each style document and its audit facts
   equal the fold of its stream up to their version, none lags the checkpoint, every
   style stream has a document, run facts equal the fold of their run stream, the plan
@@ -24,14 +25,15 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from journal.blobs import BlobStore, is_sha256
 from journal.errors import EventError
 from journal.events import PlanSpec
 from journal.store import EventStore, RawEvent, StoredEvent
-from projector.facts import RUN_PREFIX, fold_facts
-from projector.fold import STYLE_PREFIX, fold
+from journal.streams import RUN_PREFIX, STYLE_PREFIX
+from projector.facts import fold_facts
+from projector.fold import fold
 from projector.reports import Finding, VerifyReport
 from projector.store import ViewStore
 
@@ -204,63 +206,9 @@ def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
 
 
 def _check_store(store: EventStore, findings: Findings) -> None:
-    """Runs the backend's own checks: integrity, positions, stream versions."""
-    from journal.backends.sqlite import SqliteEventStore
-
-    if isinstance(store, SqliteEventStore):
-        problems = [line for line in store.integrity_check() if line != "ok"]
-        for line in problems:
-            findings.add("sqlite-integrity", "error", "PRAGMA integrity_check reports damage", line)
-        gaps = store.position_gaps()
-        for gap in gaps:
-            findings.add("positions", "error", "positions are missing (rows were removed)", str(gap))
-        rows = (
-            store.connection()
-            .execute(
-                "SELECT stream, COUNT(*), MAX(version) FROM events GROUP BY stream"
-                " HAVING COUNT(*) != MAX(version)"
-            )
-            .fetchall()
-        )
-        for stream, count, highest in rows:
-            findings.add(
-                "stream-versions",
-                "error",
-                "stream versions have gaps (events were removed)",
-                f"{stream}: {count} events, last version {highest}",
-            )
-        return
-    if store.backend == "mongodb":
-        gaps = store.position_gaps()  # type: ignore[attr-defined]
-        if gaps:
-            findings.add(
-                "positions",
-                "info",
-                "tombstoned positions (blocks of crashed or refused writers, plugged by design)",
-                ", ".join(str(g) for g in gaps[:EXAMPLES]),
-                count=len(gaps),
-            )
-        database = store.database  # type: ignore[attr-defined]
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"hole": {"$ne": True}}},
-            {
-                "$group": {
-                    "_id": "$stream",
-                    "events": {"$sum": "$count"},
-                    "last": {"$max": "$last_version"},
-                }
-            },
-        ]
-        with store.guarded():  # type: ignore[attr-defined]
-            rows = list(database.get_collection("events").aggregate(pipeline))
-        for row in rows:
-            if row["events"] != row["last"]:
-                findings.add(
-                    "stream-versions",
-                    "error",
-                    "stream versions have gaps (events were removed)",
-                    f"{row['_id']}: {row['events']} events, last version {row['last']}",
-                )
+    """Adds the backend's own checks: integrity, positions, stream versions."""
+    for found in store.self_check():
+        findings.add(found.check, found.severity, found.message, found.example, count=found.count)
 
 
 def _read_stream(store: EventStore, stream: str, findings: Findings) -> list[StoredEvent] | None:

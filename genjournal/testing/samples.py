@@ -21,6 +21,7 @@ from journal.events import (
     RoomGeneratedData,
     RunFinished,
     RunFinishedData,
+    RunOutcome,
     RunStarted,
     RunStartedData,
     StepError,
@@ -32,6 +33,7 @@ from journal.events import (
     StyleFailedData,
     blob_relpath,
 )
+from journal.streams import run_stream
 
 RUN = "run-test-1"
 
@@ -98,11 +100,11 @@ def run_started(plan: PlanSpec | None = None, run_id: str = RUN) -> RunStarted:
     )
 
 
-def run_finished(outcome: str = "completed", run_id: str = RUN) -> RunFinished:
+def run_finished(outcome: RunOutcome = "completed", run_id: str = RUN) -> RunFinished:
     """Returns a RunFinished event."""
     return RunFinished(
         run_id=run_id,
-        data=RunFinishedData(outcome=outcome, counts={"succeeded": 3, "failed": 0}, duration_ms=1200),  # type: ignore[arg-type]
+        data=RunFinishedData(outcome=outcome, counts={"succeeded": 3, "failed": 0}, duration_ms=1200),
     )
 
 
@@ -218,8 +220,8 @@ def image_failed(index: int = 0, room: str | None = None, run_id: str = RUN) -> 
 def one_of_each() -> list[tuple[str, Event]]:
     """Returns (stream, event) pairs covering every event type."""
     return [
-        (f"run:{RUN}", run_started()),
-        (f"run:{RUN}", step_started()),
+        (run_stream(RUN), run_started()),
+        (run_stream(RUN), step_started()),
         ("style:style-0", style_failed()),
         ("style:style-0", style_created()),
         ("style:style-0", room_failed()),
@@ -227,5 +229,5 @@ def one_of_each() -> list[tuple[str, Event]]:
         ("style:style-0", image_failed()),
         ("style:style-0", image_generated()),
         ("style:style-0", image_generated(index=0, room="room-0")),
-        (f"run:{RUN}", run_finished()),
+        (run_stream(RUN), run_finished()),
     ]

@@ -22,10 +22,10 @@ from typing import Any
 
 from journal.events import FAILURE_TYPES, SUCCESS_TYPES, PlanSpec
 from journal.store import EventStore
+from journal.streams import STYLE_PREFIX
 from projector.fold import Document
 
 STATES = ("done", "running", "failed", "pending")
-STYLE_PREFIX = "style:"
 
 
 def cell_of(step: str) -> tuple[str, str] | None:

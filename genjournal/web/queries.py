@@ -18,6 +18,7 @@ from starlette.datastructures import QueryParams
 
 from genjournal.web.runs import RunRequest
 from journal.events import EVENT_TYPES
+from journal.streams import style_slug
 from projector.audit import COST_GROUPS, check_types, parse_when
 
 EVENT_TYPE_NAMES = tuple(sorted(EVENT_TYPES))
@@ -178,7 +179,7 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "time": env["recorded_at"],
                 "run": env["run_id"],
                 "stream": stream,
-                "slug": stream[len("style:") :] if stream.startswith("style:") else None,
+                "slug": style_slug(stream),
                 "step": env["step"],
                 "type": env["type"],
                 "model": meta.get("model"),

@@ -60,10 +60,7 @@ class Dashboard:
             raise
         self.blobs = BlobStore(config.data_dir)
         self.running = RunningSteps()
-        # A server-based store (MongoDB) is polled less often than a local file.
-        interval = (
-            config.poll_interval_s if self.store.backend == "sqlite" else max(config.poll_interval_s, 0.05)
-        )
+        interval = max(config.poll_interval_s, self.store.min_poll_interval_s)
         self.tail = JournalTail(self.store, interval_s=interval, on_batch=self._on_batch)
         self._workdir = tempfile.TemporaryDirectory(prefix="genjournal-serve-")
         self.runs = RunManager(

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from journal.store import (
     LeaseHolder,
     RawEvent,
     StoredEvent,
+    StoreFinding,
     format_time,
     parse_time,
     utcnow,
@@ -930,5 +932,60 @@ class SqliteEventStore(EventStore):
             gaps.insert(0, 1)
         return gaps
 
+    def stream_versions_with_gaps(self) -> list[tuple[str, int, int]]:
+        """Returns (stream, events, last version) for every stream whose versions are not 1…n."""
+        try:
+            return (
+                self._conn()
+                .execute(
+                    "SELECT stream, COUNT(*), MAX(version) FROM events GROUP BY stream"
+                    " HAVING COUNT(*) != MAX(version)"
+                )
+                .fetchall()
+            )
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+
+    def self_check(self) -> list[StoreFinding]:
+        """Checks the file (``PRAGMA integrity_check``), gap-free positions and stream versions."""
+        findings = [
+            StoreFinding("sqlite-integrity", "error", "PRAGMA integrity_check reports damage", line)
+            for line in self.integrity_check()
+            if line != "ok"
+        ]
+        findings += [
+            StoreFinding("positions", "error", "positions are missing (rows were removed)", str(gap))
+            for gap in self.position_gaps()
+        ]
+        findings += [
+            StoreFinding(
+                "stream-versions",
+                "error",
+                "stream versions have gaps (events were removed)",
+                f"{stream}: {count} events, last version {highest}",
+            )
+            for stream, count, highest in self.stream_versions_with_gaps()
+        ]
+        return findings
+
+    def stream_scan(self) -> SqliteEventStore:
+        """Returns the store itself: it reads stream ranges through its (stream, version) index."""
+        return self
+
+    def scanner(self) -> SqliteStreamScanner:
+        """Returns a handle that opens this file again in another process."""
+        return SqliteStreamScanner(self.path)
+
     def __repr__(self) -> str:
         return f"SqliteEventStore({str(self.path)!r})"
+
+
+@dataclass(frozen=True)
+class SqliteStreamScanner:
+    """Opens the journal file in any process; positions are commit-ordered, so a cut is consistent."""
+
+    path: Path
+
+    def open(self) -> SqliteEventStore:
+        """Opens the journal (it must exist)."""
+        return SqliteEventStore(self.path, create=False)

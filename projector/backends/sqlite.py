@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -522,6 +523,10 @@ class SqliteRebuildTarget(RebuildTarget):
         """Returns the database file the target lives in."""
         return self._views.path
 
+    def partition_sink(self) -> SqlitePartitionSink:
+        """Returns a handle that writes into these tables from another process."""
+        return SqlitePartitionSink(self._views.path, self.suffix)
+
     def _conn(self) -> sqlite3.Connection:
         return self._views._conn()
 
@@ -600,3 +605,36 @@ def write_documents(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise translate_error(exc, path) from exc
+
+
+@dataclass(frozen=True)
+class SqlitePartitionSink:
+    """Opens a writer on a rebuild's tables in any process (WAL lets the workers write in turn)."""
+
+    path: Path
+    suffix: str
+
+    def open(self) -> SqlitePartitionWriter:
+        """Opens a connection for one worker."""
+        return SqlitePartitionWriter(self.path, self.suffix)
+
+
+class SqlitePartitionWriter:
+    """One worker's connection: its documents and facts go into the rebuild's own tables."""
+
+    def __init__(self, path: Path, suffix: str) -> None:
+        self.path = path
+        self.suffix = suffix
+        self._conn = sqlite3.connect(str(path), isolation_level=None, timeout=60)
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        # The rebuild's tables are invisible until swapped in, and a crash before the swap
+        # abandons them: their writes need no fsync of their own.
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def write(self, documents: Mapping[str, Document], facts: FactsUpdate) -> None:
+        """Inserts documents and facts in one transaction (fresh tables: no old facts to replace)."""
+        write_documents(self._conn, self.suffix, documents, self.path, facts, replace_facts=False)
+
+    def close(self) -> None:
+        """Closes the connection."""
+        self._conn.close()

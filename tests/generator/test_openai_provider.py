@@ -20,7 +20,7 @@ from generator.providers.openai import OpenAIProvider, OpenAISettings
 from generator.providers.openai.headers import parse_duration, parse_rate_limit, parse_retry_after
 from genjournal.testing.fake_openai import FakeOpenAI
 from journal.events import CatalogEntry, Color, Prose, RoomGeneratedData, StyleCreatedData
-from tests.generator.conftest import TEST_API_KEY
+from tests.conftest import TEST_API_KEY
 
 ART_DECO = CatalogEntry(slug="art-deco", name="Art Deco")
 KITCHEN = CatalogEntry(slug="kitchen", name="Kitchen")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from journal.events import SUCCESS_TYPES
-from journal.store import EventStore
+from journal.store import EventStore, parse_time
 
 if TYPE_CHECKING:
     from journal.backends.mongo import MongoEventStore
@@ -122,15 +122,53 @@ class MongoBackend(Backend):
                 target.client.close()
 
     def inject_raw(self, store: EventStore, row: dict[str, Any]) -> None:
+        """Inserts one commit document holding the row, at a position the store allocates."""
         from journal.backends.mongo import MongoEventStore
 
         assert isinstance(store, MongoEventStore)
-        store.inject_raw_for_tests(row)
+        block = store._allocate(1)
+        event_id = row.get("id") or uuid.uuid4().hex
+        recorded_at = row.get("recorded_at")
+        doc = {
+            "_id": event_id,
+            "stream": row["stream"],
+            "version": row["version"],
+            "last_version": row["version"],
+            "position": block.first,
+            "count": 1,
+            "recorded_at": parse_time(recorded_at)
+            if isinstance(recorded_at, str)
+            else recorded_at or block.recorded_at,
+            "events": [
+                {
+                    "id": event_id,
+                    "type": row["type"],
+                    "schema_version": row["schema_version"],
+                    "run_id": row.get("run_id"),
+                    "step": row.get("step"),
+                    "data": row["data"],
+                    "meta": row.get("meta", {}),
+                }
+            ],
+        }
+        with store.guarded():
+            store.database.get_collection("events").insert_one(doc)
 
     def cleanup(self) -> None:
-        from journal.backends.mongo import MongoEventStore
+        drop_mongo_database(self.url)
 
-        MongoEventStore.drop_database_for_tests(self.url)
+
+def drop_mongo_database(url: str) -> None:
+    """Drops the database a MongoDB (or mongomock) URL names."""
+    from journal.backends.mongo import MOCK_LOCK, connect
+
+    target = connect(url)
+    try:
+        with MOCK_LOCK if not target.owned else contextlib.nullcontext():
+            target.client.drop_database(target.database)
+    finally:
+        if target.owned:
+            target.client.close()
 
 
 BACKEND_PARAMS = [

@@ -41,7 +41,6 @@ from journal.backends.mongo import (
     HOLE_STREAM,
     MongoEventStore,
     translate_error,
-    url_secrets,
 )
 from journal.config import open_store
 from journal.errors import (
@@ -56,8 +55,9 @@ from journal.errors import (
     StoreFullError,
     StoreUnavailableError,
 )
+from journal.redaction import url_secrets
 from journal.store import LeaseHolder, StoredEvent, utcnow
-from tests.journal.backends import BACKEND_PARAMS, MongoBackend, make_backend
+from tests.journal.backends import BACKEND_PARAMS, MongoBackend, drop_mongo_database, make_backend
 
 MONGO_PARAMS = [param for param in BACKEND_PARAMS if param != "sqlite"]
 
@@ -616,8 +616,8 @@ def test_same_mongomock_url_shares_one_journal_and_other_names_do_not() -> None:
         for store in (writer, reader, elsewhere):
             store.close()
     finally:
-        MongoEventStore.drop_database_for_tests(url)
-        MongoEventStore.drop_database_for_tests(other_url)
+        drop_mongo_database(url)
+        drop_mongo_database(other_url)
 
 
 def test_credentials_never_reach_the_error_of_an_unreachable_server() -> None:

@@ -205,7 +205,7 @@ def test_store_unavailable_is_also_a_connection_error() -> None:
 
 
 def test_envelope_json_of_a_stored_event_is_what_history_prints(tmp_path: Path) -> None:
-    """The envelope of an appended event is JSON with exactly the fields DESIGN.md lists."""
+    """The envelope of an appended event is JSON with exactly the fields docs/design.md lists."""
     from genjournal.testing import samples
 
     store = SqliteEventStore(tmp_path / "journal.db")

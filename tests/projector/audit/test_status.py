@@ -11,7 +11,7 @@ from genjournal.testing import samples
 from journal.store import LeaseHolder
 from projector.audit import open_audit_log
 from projector.reports import StatusReport
-from tests.audit.conftest import (
+from tests.projector.audit.conftest import (
     IMAGE_USD,
     PLAN,
     STANDARD_TOTAL_USD,

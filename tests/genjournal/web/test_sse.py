@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from journal.backends.sqlite import SqliteEventStore
-from tests.web.conftest import SSE, Served, clean_env, run_offline, write_plan
+from tests.genjournal.web.conftest import SSE, Served, clean_env, run_offline, write_plan
 
 pytestmark = pytest.mark.slow
 

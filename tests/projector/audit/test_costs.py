@@ -9,7 +9,7 @@ import pytest
 from genjournal.testing import samples
 from projector.audit import open_audit_log
 from projector.reports import CostReport
-from tests.audit.conftest import (
+from tests.projector.audit.conftest import (
     FAILED_IMAGE_USD,
     IMAGE_USD,
     STANDARD_TOTAL_USD,

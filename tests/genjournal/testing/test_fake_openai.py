@@ -20,9 +20,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from genjournal.testing.fake_openai import FakeOpenAI, SchemaFaker, go_duration, strict_schema_problem
-from tests.generator.conftest import TEST_API_KEY
+from tests.conftest import TEST_API_KEY
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def post(

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from genjournal.cli import cli
 from genjournal.testing.fake_openai import FakeOpenAI
 from genjournal.web.security import SESSION_COOKIE
-from tests.web.conftest import (
+from tests.genjournal.web.conftest import (
     BASE_URL,
     TOKEN,
     clean_env,

@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 from starlette.testclient import TestClient
 
-from tests.web.conftest import cli_json
+from tests.genjournal.web.conftest import cli_json
 
 
 def test_api_status_equals_the_cli_status_json(client: TestClient, journal_dir: Path) -> None:
@@ -59,7 +59,7 @@ def cli_json_export(data: Path) -> list[dict[str, object]]:
     """Returns `genjournal export` as parsed JSON."""
     import json
 
-    from tests.web.conftest import genjournal
+    from tests.genjournal.web.conftest import genjournal
 
     done = genjournal("export", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
@@ -227,7 +227,7 @@ def test_the_dashboard_reads_a_mongodb_journal(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from genjournal.cli import cli
-    from tests.web.conftest import make_client, write_plan
+    from tests.genjournal.web.conftest import make_client, write_plan
 
     db = f"mongomock://web-{tmp_path.name}"
     data = tmp_path / "data"

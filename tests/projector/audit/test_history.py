@@ -6,7 +6,7 @@ from pydantic import TypeAdapter
 
 from projector.audit import open_audit_log
 from projector.reports import HistoryEntry
-from tests.audit.conftest import Audited
+from tests.projector.audit.conftest import Audited
 
 ENTRIES = TypeAdapter(list[HistoryEntry])
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from genjournal.testing import samples
 from journal.blobs import BlobStore
 from projector.reports import VerifyReport
-from tests.audit.conftest import Audited
 from tests.journal.backends import MongoBackend, SqliteBackend
+from tests.projector.audit.conftest import Audited
 
 
 def _verify(audited: Audited) -> tuple[int, VerifyReport]:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from genjournal.cli import cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def readme_example() -> str:

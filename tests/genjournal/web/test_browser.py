@@ -1,7 +1,7 @@
 """A real headless Chromium on a real `genjournal serve`: the grid agrees with `status --json`.
 
 The browser is the distribution's ``chromium``, driven over the DevTools protocol on a
-pipe (``tests/web/chromium.py``); where it is not installed the test is skipped with
+pipe (``tests/genjournal/web/chromium.py``); where it is not installed the test is skipped with
 that reason (``.ci/run`` installs it).
 """
 
@@ -17,8 +17,8 @@ import pytest
 from genjournal.web.queries import money
 from journal.backends.sqlite import SqliteEventStore
 from journal.events import RoomFailed, RoomFailedData, StepError
-from tests.web.chromium import Chromium, Page, find_chromium
-from tests.web.conftest import Served, cli_json, genjournal, run_offline, write_plan
+from tests.genjournal.web.chromium import Chromium, Page, find_chromium
+from tests.genjournal.web.conftest import Served, cli_json, genjournal, run_offline, write_plan
 
 CHROMIUM = find_chromium()
 pytestmark = [

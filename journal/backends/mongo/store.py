@@ -1,98 +1,6 @@
-"""MongoEventStore: the journal in MongoDB, for production and scale-out (pymongo).
+"""MongoEventStore: appends as single-document commits, reads that never skip a late commit.
 
-**One document per append is one commit.** MongoDB makes a single-document write
-atomic without a transaction, so a batch is all-or-nothing because it *is* one
-document. Collection ``events``::
-
-    {_id: <first event id>, stream, version, last_version, position, count,
-     success_step: <step of the batch's success event; absent if none>,
-     recorded_at: <BSON datetime, store-assigned, UTC, millisecond precision>,
-     events: [{id, type, schema_version, run_id, step, data, meta}, ...]}
-
-Event *i* of a commit has version ``version + i`` and position ``position + i``.
-``data`` and ``meta`` are BSON sub-documents (browsable and queryable with Mongo
-tools); reads decode them through ``journal.events.decode_event``.
-
-**Uniqueness is the server's job.** Unique indexes on ``(stream, version)``, on
-``(stream, success_step)`` (partial: only where ``success_step`` is a string, so at
-most one success per step) and on ``position``; plus indexes that keep every
-filtered read off a collection scan: ``(stream, last_version)``,
-``(events.type, position)``, ``(events.run_id, position)``, ``recorded_at``. A unique
-index over the array ``events.id`` is deliberately absent: mongomock does not
-enforce multikey unique indexes, and the tests must not pass on a guarantee the
-stand-in does not give. ``DuplicateKeyError`` is diagnosed by reading afterwards
-(mongomock leaves ``details`` empty), in this order: the success step exists →
-``DuplicateStepError`` with the recorded event; our position is taken → a reader
-plugged it, allocate again; our version is taken → ``ConcurrencyError`` (or, for
-``expected_version=None``, re-read the end of the stream and retry).
-
-**Optimistic concurrency cannot race.** An ``expected_version`` must be the stream's
-current version, which is always a *commit boundary* (0, or some commit's
-``last_version``); a version inside someone's multi-event commit, or a stale one, is
-refused up front. The insert then puts ``version = expected + 1``; if another
-writer got there first, the unique ``(stream, version)`` index refuses it. Every
-commit starts right after an existing boundary, so versions form one gap-free chain.
-``expected_version=None`` reads the last commit, inserts after it, and on a version
-collision re-reads and retries (bounded, with a tiny random backoff).
-
-**Global positions, and why a reader never skips a late commit.** A counter
-document (``counters``, ``$inc`` by the batch size) hands out blocks of positions.
-They are unique and monotonic in *allocation* order, but a writer can allocate,
-stall, and commit after a writer that allocated later: a reader that checkpoints
-"last position seen" would then skip the late commit forever. So ``read_all`` never
-returns an event beyond a **hole** (a position no document covers yet) unless the
-hole is provably dead: the first document after it was allocated more than
-``gap_timeout_s`` ago (default 10 s). A writer stamps ``recorded_at`` right after its
-allocation returns, and allocation order is position order, so every position below
-that document was allocated at least that long ago. A reader that finds a dead hole
-**plugs** it: it inserts tombstones (``stream: "$hole"``, ``hole: true``, no events,
-one per position, in order, stopping at the first refusal). Whoever inserts at the
-position first wins, and the unique ``position`` index is the referee:
-
-* the reader won: the late writer's insert fails on ``position``; it allocates a
-  new block and commits there, after the reader's checkpoint, where it is seen;
-* the writer won: the tombstone is refused; the reader reads again and returns the
-  event.
-
-Positions are therefore unique, gaps exist only where tombstones are, and no reader
-skips a commit. A writer whose append fails for good (``ConcurrencyError``,
-``DuplicateStepError``, a driver error) tombstones its own block at once, so a
-failed append does not stall readers for the timeout. Clocks only decide *when* a
-hole is plugged, never whether an event is lost: a skewed clock costs a retry.
-``last_position()`` is the newest event below the first live hole (so it is what
-``read_all`` can reach), and ``query`` reads up to the same point; ``read_stream``
-and the step lookups are by version and step, not position, and see every commit.
-Reading plugs dead holes as a side effect, so a reader needs write access to keep
-moving past a crashed writer's hole (without it, it stops there). ``position_gaps()``
-lists the tombstoned positions: in MongoDB a gap is an explained tombstone (a crashed
-or refused writer's block), where in SQLite any gap is an error.
-
-**Durability.** Writes use ``WriteConcern(w="majority", j=True)``; event reads use
-read concern ``majority`` on the primary, so a reader never sees a commit that a
-failover could roll back. Writer-side checks (the stream's version, duplicate
-diagnosis) read ``local`` on the primary: they must see what the unique indexes see.
-
-**Layout marker.** ``meta`` holds ``{_id: "genjournal", schema: 1}``. ``create=True``
-on an empty database writes the marker first, then the indexes (idempotently, so an
-interrupted set-up heals on the next open); ``create=False`` refuses an empty one
-with ``ConfigError``. A database with our collections but no marker, or with a newer
-schema, is refused with ``IncompatibleStoreError`` before anything is written.
-
-**URLs.** ``mongodb://`` and ``mongodb+srv://`` take the database from the path
-(default ``genjournal``) and pass every URL option to ``MongoClient``; server
-selection gives up after 5 s unless the URL sets ``serverSelectionTimeoutMS``.
-
-**mongomock.** ``mongomock://NAME`` is an in-process stand-in: every handle opened on
-the same URL shares one module-level client. mongomock checks a unique index *after*
-storing the document and rolls back on a clash, and its ``find_one_and_update`` is
-not atomic across threads; two racing inserts could then both fail, and a reader
-could see a document that is about to vanish. Every operation on a mongomock store
-therefore runs under one process-wide lock, which gives the atomicity a real server
-gives per document. Sessions, transactions and change streams are not used.
-
-Nothing here updates or deletes an event. ``counters``, ``leases`` and ``meta`` are
-not events. Credentials in a URL never reach a message: ``redact_url`` names the
-store, and driver text is scrubbed of the user name and password.
+The argument for both is in the package docstring (``journal.backends.mongo``).
 """
 
 from __future__ import annotations
@@ -101,40 +9,52 @@ import contextlib
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bson.errors import BSONError
-from pymongo import MongoClient, ReadPreference, ReturnDocument, WriteConcern
+from pymongo import ReadPreference, ReturnDocument, WriteConcern
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
     BulkWriteError,
-    ConfigurationError,
-    ConnectionFailure,
     DuplicateKeyError,
-    ExecutionTimeout,
     OperationFailure,
     PyMongoError,
-    WriteConcernError,
 )
 from pymongo.read_concern import ReadConcern
 
+from journal.backends.mongo.client import (
+    DUPLICATE_KEY_CODES,
+    MOCK_LOCK,
+    UNAUTHORIZED,
+    connect,
+    translate_error,
+)
+from journal.backends.mongo.layout import (
+    COLLECTIONS,
+    EVENT_INDEXES,
+    HOLE_STREAM,
+    MARKER_ID,
+    SCHEMA_VERSION,
+    Block,
+    Doc,
+    _as_utc,
+    _ceil_ms,
+    _ms,
+    _success_step,
+    _tombstone,
+)
 from journal.errors import (
     ConcurrencyError,
     ConfigError,
     CorruptEventError,
     DuplicateStepError,
     IncompatibleStoreError,
-    JournalError,
     LeaseHeldError,
     StoreError,
-    StoreFullError,
-    StoreUnavailableError,
 )
 from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw
 from journal.failpoints import failpoint
@@ -144,150 +64,24 @@ from journal.store import (
     LeaseHolder,
     RawEvent,
     StoredEvent,
+    StoreFinding,
     format_time,
-    parse_time,
     utcnow,
     validate_batch,
 )
 
-Doc = dict[str, Any]
 Clock = Callable[[], datetime]
 #: what a read along positions yields per event: ``StoredEvent`` or ``RawEvent``
 E = TypeVar("E", StoredEvent, RawEvent)
 
-SCHEMA_VERSION = 1
-MARKER_ID = "genjournal"
-DEFAULT_DATABASE = "genjournal"
-DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5_000
 DEFAULT_GAP_TIMEOUT_S = 10.0
-HOLE_STREAM = "$hole"
-COLLECTIONS = ("events", "counters", "leases", "meta")
-
 #: appends at the end that lose the version race this many times in a row give up
 MAX_APPEND_ATTEMPTS = 100
 #: tombstones one plugging round inserts at most (the scan then goes on)
 MAX_PLUG = 1_000
 PAGE = 1_000
 
-# MongoDB error codes that mean "no room": OutOfDiskSpace, QuotaExceeded.
-FULL_CODES = frozenset({14031, 12501})
-# AtlasError: used for quota refusals, but also for unrelated ones (read the text).
-ATLAS_ERROR = 8000
-FULL_WORDS = ("quota", "out of disk", "disk full", "no space left", "space limit")
-UNAUTHORIZED = 13
-DUPLICATE_KEY_CODES = (11000, 11001)
-AUTHENTICATION_FAILED = 18
-
 _MAJORITY = WriteConcern(w="majority", j=True)
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    """Describes one index the journal relies on."""
-
-    name: str
-    keys: tuple[tuple[str, int], ...]
-    unique: bool = False
-    partial: Mapping[str, Any] | None = None
-
-
-EVENT_INDEXES = (
-    IndexSpec("stream_version", (("stream", 1), ("version", 1)), unique=True),
-    IndexSpec(
-        "stream_success_step",
-        (("stream", 1), ("success_step", 1)),
-        unique=True,
-        partial={"success_step": {"$type": "string"}},
-    ),
-    IndexSpec("position", (("position", 1),), unique=True),
-    IndexSpec("stream_last_version", (("stream", 1), ("last_version", 1))),
-    IndexSpec("type_position", (("events.type", 1), ("position", 1))),
-    IndexSpec("run_position", (("events.run_id", 1), ("position", 1))),
-    IndexSpec("recorded_at", (("recorded_at", 1),)),
-)
-
-
-# --- errors ------------------------------------------------------------------------
-
-
-def translate_error(
-    exc: BaseException, *, where: str = "MongoDB", secrets: Iterable[str] = ()
-) -> JournalError:
-    """Maps a pymongo exception to the journal's error tree (the caller raises it)."""
-    text = scrub(str(exc), secrets)
-    if isinstance(exc, ConfigurationError):
-        return ConfigError(f"bad MongoDB settings for {where}: {text}")
-    if isinstance(exc, ConnectionFailure):
-        # AutoReconnect, NetworkTimeout, NotPrimaryError, ServerSelectionTimeoutError…
-        return StoreUnavailableError(f"cannot reach MongoDB at {where}: {text}")
-    if isinstance(exc, ExecutionTimeout | WriteConcernError):
-        return StoreUnavailableError(f"MongoDB at {where} did not confirm in time: {text}")
-    if isinstance(exc, DuplicateKeyError):
-        return StoreError(f"MongoDB at {where} refused a duplicate key: {text}")
-    if isinstance(exc, OperationFailure):
-        codes = {exc.code}
-        if isinstance(exc, BulkWriteError):
-            codes |= {err.get("code") for err in exc.details.get("writeErrors", ())}
-        lowered = text.lower()
-        if codes & FULL_CODES or any(word in lowered for word in FULL_WORDS):
-            return StoreFullError(f"MongoDB at {where} is out of space or quota: {text}")
-        if AUTHENTICATION_FAILED in codes:
-            return ConfigError(f"MongoDB at {where} refused the credentials: {text}")
-        if UNAUTHORIZED in codes:
-            return StoreError(f"MongoDB at {where} does not allow this operation: {text}")
-        return StoreError(f"MongoDB at {where} refused the operation: {text}")
-    if isinstance(exc, BSONError):
-        return StoreError(f"a document could not be encoded for MongoDB: {text}")
-    return StoreError(f"MongoDB error at {where}: {text}")
-
-
-class _PositionTaken(Exception):
-    """Our block's first position holds a reader's tombstone: allocate again."""
-
-
-class _VersionTaken(Exception):
-    """Another commit holds the version we tried: someone appended first."""
-
-
-# --- helpers -------------------------------------------------------------------------
-
-
-def _ms(moment: datetime) -> datetime:
-    """Returns a UTC time truncated to what BSON stores (milliseconds)."""
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _ceil_ms(moment: datetime) -> datetime:
-    """Returns the first millisecond at or after a time (for comparing with stored times)."""
-    floor = _ms(moment)
-    return floor if floor == moment.astimezone(UTC) else floor + timedelta(milliseconds=1)
-
-
-def _as_utc(value: Any) -> datetime | None:
-    """Reads a stored time (naive BSON UTC, aware, or ISO text) as an aware UTC datetime."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, str):
-        try:
-            return parse_time(value)
-        except ValueError:
-            return None
-    return None
-
-
-@dataclass(frozen=True)
-class Block:
-    """A run of positions handed out by the counter, and when it was handed out."""
-
-    first: int
-    count: int
-    recorded_at: datetime
-
-    @property
-    def last(self) -> int:
-        """Returns the block's last position."""
-        return self.first + self.count - 1
 
 
 @dataclass
@@ -299,90 +93,19 @@ class _Scan(Generic[E]):
     last_event: int
 
 
-def _tombstone(position: int, recorded_at: datetime) -> Doc:
-    return {
-        "_id": f"{HOLE_STREAM}:{position}",
-        "stream": HOLE_STREAM,
-        "version": position,
-        "last_version": position,
-        "position": position,
-        "count": 1,
-        "hole": True,
-        "recorded_at": recorded_at,
-        "events": [],
-    }
+class _PositionTaken(Exception):
+    """Our block's first position holds a reader's tombstone: allocate again."""
 
 
-def _success_step(events: Sequence[Event]) -> str | None:
-    for event in events:
-        if event.type in SUCCESS_TYPES:
-            return event.step
-    return None
-
-
-# --- connecting ----------------------------------------------------------------------
-
-_mock_client: Any = None
-_mock_client_lock = threading.Lock()
-#: serialises every mongomock operation in this process (see the module docstring)
-_MOCK_LOCK = threading.RLock()
-
-
-def _shared_mock_client() -> Any:
-    """Returns the process-wide mongomock client behind every ``mongomock://`` URL."""
-    global _mock_client
-    with _mock_client_lock:
-        if _mock_client is None:
-            import mongomock
-
-            _mock_client = mongomock.MongoClient()
-        return _mock_client
-
-
-@dataclass
-class Target:
-    """A client and the database a URL names (``owned``: close it when done)."""
-
-    client: Any
-    database: str
-    owned: bool
-
-
-def connect(url: str) -> Target:
-    """Opens a client for a ``mongodb://``, ``mongodb+srv://`` or ``mongomock://`` URL."""
-    where = redact_url(url)
-    if url.startswith("mongomock://"):
-        name = url[len("mongomock://") :].split("?", 1)[0].strip("/") or DEFAULT_DATABASE
-        return Target(_shared_mock_client(), name, owned=False)
-    if not url.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError(f"not a MongoDB URL: {where}")
-    secrets = url_secrets(url)
-    try:
-        parts = urlsplit(url)
-        name = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
-        options = {key.lower() for key, _ in parse_qsl(parts.query)}
-    except ValueError as exc:
-        raise ConfigError(f"bad MongoDB URL {where}: {scrub(str(exc), secrets)}") from exc
-    kwargs: dict[str, Any] = {}
-    if "serverselectiontimeoutms" not in options:
-        # A journal that cannot be reached should say so in seconds, not after 30.
-        kwargs["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
-    try:
-        client: MongoClient[Doc] = MongoClient(url, **kwargs)
-    except PyMongoError as exc:
-        raise translate_error(exc, where=where, secrets=secrets) from exc
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"bad MongoDB URL {where}: {scrub(str(exc), secrets)}") from exc
-    return Target(client, name, owned=True)
-
-
-# --- the store -------------------------------------------------------------------------
+class _VersionTaken(Exception):
+    """Another commit holds the version we tried: someone appended first."""
 
 
 class MongoEventStore(EventStore):
     """Keeps the journal in MongoDB: one document per commit, unique indexes, no updates."""
 
     backend = "mongodb"
+    min_poll_interval_s = 0.05
 
     def __init__(
         self,
@@ -403,7 +126,7 @@ class MongoEventStore(EventStore):
         self._closed = False
         is_mock = type(database).__module__.startswith("mongomock")
         self._lock: contextlib.AbstractContextManager[Any] = (
-            _MOCK_LOCK if is_mock else contextlib.nullcontext()
+            MOCK_LOCK if is_mock else contextlib.nullcontext()
         )
         primary = ReadPreference.PRIMARY
         majority_read = ReadConcern("majority")
@@ -464,19 +187,6 @@ class MongoEventStore(EventStore):
             if target.owned:
                 target.client.close()
             raise
-
-    @classmethod
-    def drop_database_for_tests(cls, url: str) -> None:
-        """Drops the database a URL names (test clean-up; never used by genjournal itself)."""
-        target = connect(url)
-        try:
-            with _MOCK_LOCK if not target.owned else contextlib.nullcontext():
-                target.client.drop_database(target.database)
-        except PyMongoError as exc:
-            raise translate_error(exc, where=redact_url(url), secrets=url_secrets(url)) from exc
-        finally:
-            if target.owned:
-                target.client.close()
 
     @contextlib.contextmanager
     def _calling(self) -> Iterator[None]:
@@ -763,34 +473,6 @@ class MongoEventStore(EventStore):
         with self._lock, contextlib.suppress(PyMongoError, BSONError):
             self._events.insert_many(docs, ordered=True)
 
-    def inject_raw_for_tests(self, row: Mapping[str, Any]) -> None:
-        """Stores an event envelope as given, bypassing validation (tests of bad events)."""
-        block = self._allocate(1)
-        event_id = row.get("id") or uuid.uuid4().hex
-        recorded_at = _as_utc(row.get("recorded_at")) or block.recorded_at
-        doc: Doc = {
-            "_id": event_id,
-            "stream": row["stream"],
-            "version": row["version"],
-            "last_version": row["version"],
-            "position": block.first,
-            "count": 1,
-            "recorded_at": recorded_at,
-            "events": [
-                {
-                    "id": event_id,
-                    "type": row["type"],
-                    "schema_version": row["schema_version"],
-                    "run_id": row.get("run_id"),
-                    "step": row.get("step"),
-                    "data": row["data"],
-                    "meta": row.get("meta", {}),
-                }
-            ],
-        }
-        with self._calling():
-            self._events.insert_one(doc)
-
     # --- reading: decoding -----------------------------------------------------------
 
     def _decode_doc(
@@ -1072,6 +754,41 @@ class MongoEventStore(EventStore):
         with self._calling():
             docs = self._events.find({"stream": HOLE_STREAM}, {"position": 1}, sort=[("last_version", 1)])
             return [doc["position"] for doc in docs]
+
+    def stream_versions_with_gaps(self) -> list[tuple[str, int, int]]:
+        """Returns (stream, events, last version) for every stream whose versions are not 1…n."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"hole": {"$ne": True}}},
+            {"$group": {"_id": "$stream", "events": {"$sum": "$count"}, "last": {"$max": "$last_version"}}},
+        ]
+        with self._calling():
+            rows = list(self._events.aggregate(pipeline))
+        return [(row["_id"], row["events"], row["last"]) for row in rows if row["events"] != row["last"]]
+
+    def self_check(self) -> list[StoreFinding]:
+        """Lists tombstoned positions (info: plugged by design) and gaps in stream versions."""
+        findings = []
+        gaps = self.position_gaps()
+        if gaps:
+            findings.append(
+                StoreFinding(
+                    "positions",
+                    "info",
+                    "tombstoned positions (blocks of crashed or refused writers, plugged by design)",
+                    ", ".join(str(g) for g in gaps[:10]),
+                    count=len(gaps),
+                )
+            )
+        findings += [
+            StoreFinding(
+                "stream-versions",
+                "error",
+                "stream versions have gaps (events were removed)",
+                f"{stream}: {count} events, last version {last}",
+            )
+            for stream, count, last in self.stream_versions_with_gaps()
+        ]
+        return findings
 
     # --- reading: by stream, step and filter ------------------------------------------
 

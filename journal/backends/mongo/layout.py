@@ -1,0 +1,104 @@
+"""The journal's shape in MongoDB: collections, indexes, commit and tombstone documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from journal.events import SUCCESS_TYPES, Event
+from journal.store import parse_time
+
+Doc = dict[str, Any]
+
+SCHEMA_VERSION = 1
+MARKER_ID = "genjournal"
+DEFAULT_DATABASE = "genjournal"
+HOLE_STREAM = "$hole"
+COLLECTIONS = ("events", "counters", "leases", "meta")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """Describes one index the journal relies on."""
+
+    name: str
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+    partial: Mapping[str, Any] | None = None
+
+
+EVENT_INDEXES = (
+    IndexSpec("stream_version", (("stream", 1), ("version", 1)), unique=True),
+    IndexSpec(
+        "stream_success_step",
+        (("stream", 1), ("success_step", 1)),
+        unique=True,
+        partial={"success_step": {"$type": "string"}},
+    ),
+    IndexSpec("position", (("position", 1),), unique=True),
+    IndexSpec("stream_last_version", (("stream", 1), ("last_version", 1))),
+    IndexSpec("type_position", (("events.type", 1), ("position", 1))),
+    IndexSpec("run_position", (("events.run_id", 1), ("position", 1))),
+    IndexSpec("recorded_at", (("recorded_at", 1),)),
+)
+
+
+def _ms(moment: datetime) -> datetime:
+    """Returns a UTC time truncated to what BSON stores (milliseconds)."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _ceil_ms(moment: datetime) -> datetime:
+    """Returns the first millisecond at or after a time (for comparing with stored times)."""
+    floor = _ms(moment)
+    return floor if floor == moment.astimezone(UTC) else floor + timedelta(milliseconds=1)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """Reads a stored time (naive BSON UTC, aware, or ISO text) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, str):
+        try:
+            return parse_time(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of positions handed out by the counter, and when it was handed out."""
+
+    first: int
+    count: int
+    recorded_at: datetime
+
+    @property
+    def last(self) -> int:
+        """Returns the block's last position."""
+        return self.first + self.count - 1
+
+
+def _tombstone(position: int, recorded_at: datetime) -> Doc:
+    return {
+        "_id": f"{HOLE_STREAM}:{position}",
+        "stream": HOLE_STREAM,
+        "version": position,
+        "last_version": position,
+        "position": position,
+        "count": 1,
+        "hole": True,
+        "recorded_at": recorded_at,
+        "events": [],
+    }
+
+
+def _success_step(events: Sequence[Event]) -> str | None:
+    for event in events:
+        if event.type in SUCCESS_TYPES:
+            return event.step
+    return None
