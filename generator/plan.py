@@ -19,6 +19,7 @@ Entries are numbered from 0, in file order, as ``[[subcategories]]`` tables appe
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import difflib
 import importlib.resources
@@ -35,6 +36,7 @@ from pydantic_core import ErrorDetails
 
 from journal.errors import ConfigError
 from journal.events import SLUG_PATTERN, CatalogEntry, PlanSpec
+from journal.redaction import has_unprintable
 
 #: the ``source`` of the shipped catalogue, as recorded in ``RunStarted.plan_source``
 DEFAULT_SOURCE = "default"
@@ -46,7 +48,7 @@ _LISTS = ("subcategories", "room_types")
 _TOP_KEYS = tuple(PlanSpec.model_fields)
 _ENTRY_KEYS = tuple(CatalogEntry.model_fields)
 # BCP 47 in practice: a 2-3 letter language, then subtags (script, region, variant).
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _TOML_POSITION = re.compile(
     r"^(?P<msg>.*?) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$"
 )
@@ -97,9 +99,12 @@ def parse_plan(data: bytes | str, *, source: str, label: str | None = None) -> L
     text = _decode(data, label) if isinstance(data, bytes) else data
     try:
         raw = tomllib.loads(text)
+        spec = _validate(raw, text, label)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, label) from None
-    spec = _validate(raw, text, label)
+    except RecursionError:
+        # tomllib and pydantic recurse per nesting level; no plan needs more than three.
+        raise PlanError(label, "values are nested too deeply to be a plan") from None
     return LoadedPlan(spec=spec, source=source, plan_hash=spec.plan_hash())
 
 
@@ -221,7 +226,8 @@ def _check_cross(raw: dict[str, Any], locator: _Locator, label: str) -> None:
 
 
 def _check_language(language: str, index: int, label: str) -> None:
-    if not _LANGUAGE_TAG.match(language) or len(language) > 16:
+    # fullmatch: "$" would also match before a trailing newline ("en\n").
+    if not _LANGUAGE_TAG.fullmatch(language) or len(language) > 16:
         raise PlanError(
             label,
             f'{_show(language)} is not a language tag (use BCP 47 tags like "en", "fr" or "pt-BR")',
@@ -239,10 +245,10 @@ def _check_extra(spec: PlanSpec, locator: _Locator, label: str) -> None:
         for index, entry in enumerate(entries):
             if not entry.name.strip():
                 raise PlanError(label, "name must not be blank", entry=locator.entry(field, index))
-            if any(ord(char) < 32 or ord(char) == 127 for char in entry.name):
+            if has_unprintable(entry.name):
                 raise PlanError(
                     label,
-                    "name must be one line without control characters",
+                    "name must be one line without control characters or bidirectional overrides",
                     entry=locator.entry(field, index),
                 )
 
@@ -393,9 +399,16 @@ class _Locator:
     def __init__(self, raw: dict[str, Any], text: str) -> None:
         self._raw = raw
         self._lines: dict[str, list[int]] = {}
+        # Offsets of every line start, once: a header's line is a binary search, so
+        # locating every table of a huge plan stays linear in its size.
+        newlines = [match.start() for match in re.finditer("\n", text)]
+
+        def line_of(offset: int) -> int:
+            return bisect.bisect_left(newlines, offset) + 1
+
         for field in _LISTS:
             pattern = re.compile(rf"^[ \t]*\[\[[ \t]*\"?{field}\"?[ \t]*\]\]", re.MULTILINE)
-            starts = [text.count("\n", 0, match.start()) + 1 for match in pattern.finditer(text)]
+            starts = [line_of(match.start()) for match in pattern.finditer(text)]
             entries = raw.get(field)
             # Trust the header scan only when it agrees with the parsed table count (an
             # inline array or a header inside a multi-line string would fool it).
@@ -405,7 +418,7 @@ class _Locator:
         for key in _TOP_KEYS:
             match = re.search(rf"^[ \t]*\"?{key}\"?[ \t]*=", text, re.MULTILINE)
             if match:
-                self._top_lines[key] = text.count("\n", 0, match.start()) + 1
+                self._top_lines[key] = line_of(match.start())
 
     def entry(self, field: str, index: int) -> str:
         """Returns ``field[index]`` with the entry's slug and line when they are known."""

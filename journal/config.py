@@ -4,9 +4,15 @@
 ``mongodb://…`` and ``mongodb+srv://…`` select ``MongoEventStore``; ``mongomock://NAME``
 is an in-process MongoDB stand-in for tests. Without ``--db`` the journal is
 ``sqlite:///<data-dir>/journal.db``. ``Location`` is the one resolver of both: every
-command and the Python API find a journal through it. Credentials in a URL are never
-printed: ``journal.redaction.redact_url`` is the only form of a URL that reaches a
-message or a log line.
+command and the Python API find a journal through it.
+
+A resolved location is absolute: its data directory and SQLite URL name the same files
+whatever the working directory of whoever receives them. A run the dashboard starts, a
+rebuild worker, a test driver's child all get a location's paths; a relative one would
+silently name another, empty journal there — and a run on it pays for everything again.
+
+Credentials in a URL are never printed: ``journal.redaction.redact_url`` is the only
+form of a URL that reaches a message or a log line.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://", "mongomock://")
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     """Returns the data directory from the argument, the environment or the default."""
     chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
-    path = Path(chosen)
+    # absolute(), not resolve(): ".." after a symlink keeps the meaning the kernel gives it.
+    path = Path(chosen).absolute()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--data-dir {path} exists and is not a directory")
     return path
@@ -38,7 +45,9 @@ def resolve_db_url(db: str | None, data_dir: Path) -> str:
     """Returns the journal URL from the argument, the environment or the data-dir default."""
     url = db if db is not None else os.environ.get(DB_ENV)
     if not url:
-        return f"sqlite:///{data_dir / 'journal.db'}"
+        return f"sqlite:///{data_dir.absolute() / 'journal.db'}"
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///{sqlite_path(url).absolute()}"
     if not url.startswith(SCHEMES):
         scheme = url.split(":", 1)[0] if ":" in url else url
         raise ConfigError(

@@ -28,7 +28,7 @@ from journal.errors import CorruptEventError, FutureSchemaError, UnknownEventTyp
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 def new_event_id() -> str:
@@ -93,7 +93,7 @@ class PlanSpec(Frozen):
             if len(set(values)) != len(values):
                 raise ValueError(f"{field} has duplicates")
         for lang in self.languages:
-            if not _LANGUAGE_TAG.match(lang):
+            if not _LANGUAGE_TAG.fullmatch(lang):
                 raise ValueError(f"language {lang!r} is not a language tag (like en, pt-BR)")
         for field in ("subcategories", "room_types"):
             seen: set[str] = set()

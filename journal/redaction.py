@@ -9,7 +9,8 @@ place that knows what a secret looks like:
   scrubbing driver messages that quote them in other forms;
 * ``redact_secrets`` — free text with API keys, bearer tokens, ``key=value``
   credentials and URL credentials removed;
-* ``one_line`` — an exception as one redacted line, the form every command prints.
+* ``one_line`` — an exception as one redacted, printable line, the form every command
+  prints (``printable`` escapes control and bidi characters a terminal would obey).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus
 
 MASK = "***"
 
@@ -33,28 +34,40 @@ _URL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 _MIN_LITERAL = 8
 
 
+def _split_credentials(url: str) -> tuple[str, str, str] | None:
+    """Returns (scheme + "://", credentials, rest) of a URL with credentials, else None.
+
+    The credentials are everything between the scheme and the last "@" — pymongo's own
+    grammar (``rpartition("@")`` on the host part), so a password holding "#", "?", "/"
+    or a percent-escape is cut where the driver would read it, not where ``urlsplit``
+    stops the netloc. When in doubt more is masked, never less.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    credentials, _, hosts = rest.rpartition("@")
+    return head + sep, credentials, hosts
+
+
 def redact_url(url: str) -> str:
     """Returns the URL with any user name and password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", f"//{MASK}@", url)
-    if parts.username is None and parts.password is None and "@" not in parts.netloc:
+    parts = _split_credentials(url)
+    if parts is None:
         return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, f"{MASK}@{host}", parts.path, parts.query, parts.fragment))
+    prefix, _, hosts = parts
+    return f"{prefix}{MASK}@{hosts}"
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
     """Returns the credential strings in a URL (raw and decoded) that messages must not show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    parts = _split_credentials(url)
+    if parts is None:
         return ()
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    userinfo = parts[1]
     found = {userinfo}
     user, _, password = userinfo.partition(":")
-    found |= {user, password, unquote(user), unquote(password)}
+    for piece in (user, password):
+        found |= {piece, unquote(piece), unquote_plus(piece)}
     return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
 
@@ -77,6 +90,21 @@ def redact_secrets(text: str, *, secrets: Iterable[str | None] = ()) -> str:
     return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
 
 
+# C0/C1 controls and DEL, and the bidirectional formatting characters that can make a
+# terminal show text in another order than it is (U+200E/F, U+202A–E, U+2066–9).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_unprintable(text: str) -> bool:
+    """Tells whether text holds control or bidirectional-override characters."""
+    return _UNPRINTABLE.search(text) is not None
+
+
+def printable(text: str) -> str:
+    """Returns text safe to echo to a terminal: each control or bidi character as ``\\uXXXX``."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
 def one_line(exc: BaseException | str) -> str:
-    """Returns an error (or text) as one line with every secret redacted."""
-    return redact_secrets(" ".join(str(exc).split()))
+    """Returns an error (or text) as one printable line with every secret redacted."""
+    return printable(redact_secrets(" ".join(str(exc).split())))

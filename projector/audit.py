@@ -61,7 +61,7 @@ NOTIFY_LAG = 20_000
 HEARTBEAT_TIMEOUT_S = 60.0
 #: tokens assumed for a text call of a model the journal has never priced (estimates only)
 DEFAULT_TEXT_TOKENS = (2_000, 2_000)
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 TIME_FORMS = "ISO 8601 (2026-05-01, 2026-05-01T14:30:00Z) or an age (90s, 15m, 2h, 7d, 1w)"
 
@@ -71,13 +71,16 @@ def parse_when(text: str | datetime, *, now: datetime | None = None) -> datetime
     if isinstance(text, datetime):
         return text if text.tzinfo is not None else text.replace(tzinfo=UTC)
     value = text.strip()
-    age = _AGE.match(value)
+    age = _AGE.fullmatch(value)
     if age is not None:
         seconds = float(age.group(1)) * _AGE_UNITS[age.group(2)]
-        return (now or utcnow()) - timedelta(seconds=seconds)
+        try:
+            return (now or utcnow()) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"{text!r} reaches before year 1; use a shorter age or {TIME_FORMS}") from None
     try:
         return parse_time(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a time: use {TIME_FORMS}") from None
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,14 +32,20 @@ _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
 WILDCARD = "*"
 
 
+#: a price: a finite, non-negative number (TOML can spell nan and inf)
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: an image price: finite (its sign is checked with the entry's name in the message)
+ImagePrice = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class _ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1)
     effective: date = Field(alias="from")
-    input_per_1m: float | None = Field(default=None, ge=0)
-    output_per_1m: float | None = Field(default=None, ge=0)
-    images: dict[str, dict[str, float]] = Field(default_factory=dict)
+    input_per_1m: Price | None = None
+    output_per_1m: Price | None = None
+    images: dict[str, dict[str, ImagePrice]] = Field(default_factory=dict)
 
 
 class _PriceFile(BaseModel):

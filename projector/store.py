@@ -23,9 +23,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from journal.errors import StoreError
 from journal.events import PlanSpec
 from projector.facts import RunFacts, StyleFacts
 from projector.fold import Document
+
+
+class ProjectionDamagedError(StoreError):
+    """Reports a stored document or state the projection cannot read back (derived data: rebuild it)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the projection is damaged ({what}); `genjournal rebuild` recomputes it from the journal"
+        )
 
 
 @dataclass(frozen=True)

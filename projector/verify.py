@@ -22,7 +22,6 @@ the projection). It streams: one style's events and document at a time.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,7 +34,7 @@ from journal.streams import RUN_PREFIX, STYLE_PREFIX
 from projector.facts import fold_facts
 from projector.fold import fold
 from projector.reports import Finding, VerifyReport
-from projector.store import ViewStore
+from projector.store import ProjectionDamagedError, ViewStore
 
 PAGE = 2000
 EXAMPLES = 10
@@ -340,20 +339,40 @@ def verify_journal(store: EventStore, data_dir: Path) -> VerifyReport:
     views = open_views(store, create=False)
     try:
         usable = getattr(views, "usable", True)
-        checkpoint = views.load_state().checkpoint if usable else 0
+        checkpoint = 0
+        if usable:
+            try:
+                checkpoint = views.load_state().checkpoint
+            except ProjectionDamagedError as exc:
+                usable = False
+                findings.add(
+                    "projection-damaged",
+                    "error",
+                    "the projection cannot be read back (derived data: run `genjournal rebuild`)",
+                    str(exc),
+                )
         scan = _read_everything(store, checkpoint, findings)
         blobs = _check_blobs(scan, data_dir, findings)
         _check_store(store, findings)
         documents = 0
-        if not usable:
+        if not usable and not findings.has("projection-damaged"):
             findings.add(
                 "projection-layout",
                 "error",
                 "there is no projection, or one of an older layout (run `genjournal rebuild`)",
             )
         else:
-            with contextlib.suppress(EventError):
+            try:
                 documents = _check_projection(store, views, scan, findings)
+            except EventError:
+                pass  # already reported by the decode pass
+            except ProjectionDamagedError as exc:
+                findings.add(
+                    "projection-damaged",
+                    "error",
+                    "the projection cannot be read back (derived data: run `genjournal rebuild`)",
+                    str(exc),
+                )
     finally:
         views.close()
     found = findings.report()

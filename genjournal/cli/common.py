@@ -8,6 +8,7 @@ traceback (docs/design.md, "Command line").
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "FiniteFloat",
     "GenjournalGroup",
     "UserError",
     "common_options",
@@ -75,6 +77,18 @@ class GenjournalGroup(click.Group):
         except BrokenPipeError:
             sys.exit(EXIT_OK)
         sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+class FiniteFloat(click.FloatRange):
+    """A number in a range that refuses NaN and infinity (``float("nan")`` passes every bound)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def common_options(func: F) -> F:

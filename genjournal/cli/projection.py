@@ -101,8 +101,9 @@ def export(out: Path | None, data_dir: Path | None, db: str | None) -> int:
     from projector.views import open_views
 
     where = location(data_dir, db)
-    if out is not None and not out.parent.exists():
-        fail(f"--out {out}: the directory {out.parent} does not exist")
+    if out is not None and not out.parent.is_dir():
+        what = "is not a directory" if out.parent.exists() else "does not exist"
+        fail(f"--out {out}: {out.parent} {what}")
     with opened(where) as store:
         views = open_views(store)
         try:
@@ -115,6 +116,9 @@ def export(out: Path | None, data_dir: Path | None, db: str | None) -> int:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        write_atomically(out, data)
+        try:
+            write_atomically(out, data)
+        except OSError as exc:
+            fail(f"--out {out}: cannot write it: {exc.strerror or exc}")
         click.echo(f"wrote {out}", err=True)
     return EXIT_OK

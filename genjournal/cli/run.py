@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from genjournal.cli.common import EXIT_USAGE, common_options, location
+from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, location
 
 
 @click.command()
@@ -61,19 +61,19 @@ from genjournal.cli.common import EXIT_USAGE, common_options, location
 )
 @click.option(
     "--rpm",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Cap on text requests per minute.",
 )
 @click.option(
     "--ipm",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Cap on image requests per minute.",
 )
 @click.option(
     "--budget-usd",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="Stop before the journal's total spend for this plan would exceed this.",
 )

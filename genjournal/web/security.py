@@ -142,7 +142,7 @@ class Guard:
             await _refuse(scope, send, 401, "wrong token")
             return
         rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
-        location = scope.get("path", "/") + (f"?{rest}" if rest else "")
+        location = local_path(scope.get("path", "/")) + (f"?{rest}" if rest else "")
         cookie_header = f"{SESSION_COOKIE}={self.session}; Path=/; HttpOnly; SameSite=Strict"
         await send(
             {
@@ -157,6 +157,16 @@ class Guard:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+def local_path(path: str) -> str:
+    """Returns a redirect target that stays on this server: one leading "/", no scheme or host.
+
+    A request path such as ``//evil.example/`` (or ``/\\evil.example``) would be read by a
+    browser as another host; it becomes ``/evil.example/``, a path here.
+    """
+    path = path.replace("\\", "/")
+    return "/" + path.lstrip("/")
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:

@@ -282,7 +282,11 @@ def inspect_file(path: Path) -> str:
             f"{path} is not a SQLite database, so not a genjournal journal; it was left untouched"
         )
     wal = len(header) >= 20 and header[18] == 2 and header[19] == 2
-    uri = f"file:{path}" if wal else f"file:{path}?mode=ro"
+    # as_uri() percent-escapes the path: "%", "#" and "?" in a directory name are
+    # characters of the name, not of the URI.
+    uri = path.absolute().as_uri() + ("" if wal else "?mode=ro")
+    if on_read_only_media(path):
+        uri = path.absolute().as_uri() + "?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None)
     except sqlite3.Error as exc:
@@ -309,6 +313,31 @@ def inspect_file(path: Path) -> str:
         f"{path} is another application's SQLite database (application_id {app_id}, "
         f"tables: {listed}), not a genjournal journal; it was left untouched"
     )
+
+
+def on_read_only_media(path: Path) -> bool:
+    """Tells whether the file's directory is on a read-only filesystem (a mounted backup, say)."""
+    try:
+        return bool(os.statvfs(path.absolute().parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def connect(path: Path, *, timeout: float) -> sqlite3.Connection:
+    """Opens a connection to the journal file, read-only and lock-free on read-only media.
+
+    A WAL database needs its ``-shm`` file to read; on a read-only filesystem it cannot be
+    created, so the file is opened ``immutable`` there: nothing can change it anyway.
+    """
+    if on_read_only_media(path):
+        return sqlite3.connect(
+            path.absolute().as_uri() + "?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=timeout,
+        )
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -339,6 +368,11 @@ class SqliteEventStore(EventStore):
         self._closed = False
         kind = self._check_file(create=create)
         if kind == "new":
+            if not create:
+                # An empty file is not a journal yet; a read must not make it one.
+                raise ConfigError(
+                    f"no journal at {self.path} (the file is empty; run `genjournal run` first)"
+                )
             self._initialise()
 
     # --- connections -----------------------------------------------------------------
@@ -364,9 +398,7 @@ class SqliteEventStore(EventStore):
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
-            )
+            conn = connect(self.path, timeout=self._busy_timeout_ms / 1000)
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:

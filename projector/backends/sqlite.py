@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.backends.sqlite import translate_error
+from journal.backends.sqlite import connect, on_read_only_media, translate_error
 from journal.errors import StoreError
 from journal.events import PlanSpec
 from journal.failpoints import failpoint
@@ -52,6 +52,7 @@ from projector.store import (
     CostSum,
     FactsUpdate,
     ProgressTotal,
+    ProjectionDamagedError,
     RebuildTarget,
     StyleProgress,
     ViewState,
@@ -133,9 +134,23 @@ def _state_rows(state: ViewState) -> list[tuple[str, str]]:
 
 def _read_state(conn: sqlite3.Connection, table: str) -> ViewState:
     rows = dict(conn.execute(f"SELECT key, value FROM {table}").fetchall())
-    plan = PlanSpec.model_validate_json(rows["plan"]) if "plan" in rows else None
-    extras = {key[6:]: json.loads(value) for key, value in rows.items() if key.startswith("extra:")}
-    return ViewState(checkpoint=int(rows.get("checkpoint", 0)), plan=plan, extras=extras)
+    try:
+        plan = PlanSpec.model_validate_json(rows["plan"]) if "plan" in rows else None
+        extras = {key[6:]: json.loads(value) for key, value in rows.items() if key.startswith("extra:")}
+        return ViewState(checkpoint=int(rows.get("checkpoint", 0)), plan=plan, extras=extras)
+    except (ValueError, TypeError) as exc:
+        raise ProjectionDamagedError(f"its state does not decode: {type(exc).__name__}") from exc
+
+
+def _decode_doc(slug: str, doc: Any) -> Document:
+    """Reads one stored document back; a damaged one is named, not a traceback."""
+    try:
+        found = json.loads(doc)
+    except (ValueError, TypeError) as exc:
+        raise ProjectionDamagedError(f"the document of style {slug!r} does not decode") from exc
+    if not isinstance(found, dict):
+        raise ProjectionDamagedError(f"the document of style {slug!r} is not an object")
+    return found
 
 
 def _style_row(slug: str, doc: Document) -> tuple[Any, ...]:
@@ -216,7 +231,7 @@ def _select_docs(conn: sqlite3.Connection, table: str, slugs: list[str]) -> dict
         rows = conn.execute(
             f"SELECT slug, doc FROM {table} WHERE slug IN ({', '.join('?' * len(chunk))})", chunk
         ).fetchall()
-        found.update((slug, json.loads(doc)) for slug, doc in rows)
+        found.update((slug, _decode_doc(slug, doc)) for slug, doc in rows)
     return found
 
 
@@ -228,8 +243,8 @@ def _iter_docs(conn: sqlite3.Connection, table: str, page_size: int) -> Iterator
         ).fetchall()
         if not rows:
             return
-        for _, doc in rows:
-            yield json.loads(doc)
+        for slug, doc in rows:
+            yield _decode_doc(slug, doc)
         last = rows[-1][0]
 
 
@@ -247,8 +262,9 @@ class SqliteViewStore(ViewStore):
         conn = self._conn()
         try:
             current = _has_current_layout(conn)
-            if not create:
-                # Read-only use (verify): report what is there, write nothing.
+            if not create or on_read_only_media(self.path):
+                # Read-only use (verify, or a journal on read-only media): report what is
+                # there, write nothing.
                 self.usable = current is True
                 return
             if current is False:
@@ -276,9 +292,7 @@ class SqliteViewStore(ViewStore):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=self._timeout
-                )
+                conn = connect(self.path, timeout=self._timeout)
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
 
 import openai
 import pydantic
@@ -59,8 +60,9 @@ from generator.settings import (
     DEFAULT_TEXT_MODEL,
     ProviderSettings,
 )
+from journal.errors import ConfigError
 from journal.events import Color, Prose, RoomGeneratedData, StyleCreatedData
-from journal.redaction import redact_secrets
+from journal.redaction import redact_secrets, redact_url
 
 STEP_HEADER = "X-Genjournal-Step"
 
@@ -131,6 +133,7 @@ class OpenAIProvider:
                 )
             except openai.OpenAIError as exc:
                 raise ProviderError("auth", self._redact(f"cannot build the OpenAI client: {exc}")) from exc
+            check_base_url(str(client.base_url))
         self._client = client
 
     def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
@@ -226,6 +229,12 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             self._raise_call_error(exc)
+        except Exception as exc:
+            # A step's failure must stay the step's: anything the transport raises past the
+            # SDK (a port out of range, a malformed URL) is a failed attempt, not a crash.
+            raise ProviderError(
+                "connection", self._redact(f"connection failed: {type(exc).__name__}: {exc}")
+            ) from exc
         latency = _ms_since(started)
         # Usage comes from the raw body first: a reply that fails to parse was still billed.
         body = _json_body(raw.http_response.content)
@@ -352,6 +361,12 @@ class OpenAIProvider:
             )
         except openai.OpenAIError as exc:
             self._raise_call_error(exc)
+        except Exception as exc:
+            # A step's failure must stay the step's: anything the transport raises past the
+            # SDK (a port out of range, a malformed URL) is a failed attempt, not a crash.
+            raise ProviderError(
+                "connection", self._redact(f"connection failed: {type(exc).__name__}: {exc}")
+            ) from exc
         latency = _ms_since(started)
         body = _json_body(raw.http_response.content)
         usage = _mapping(body.get("usage"))
@@ -411,6 +426,20 @@ class OpenAIProvider:
 
     def _raise_call_error(self, exc: openai.OpenAIError) -> NoReturn:
         raise call_error(exc, self._secret) from exc
+
+
+def check_base_url(url: str) -> None:
+    """Refuses an API base URL no request could reach (``ConfigError``, before anything is written)."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of 0..65535
+    except ValueError as exc:
+        raise ConfigError(f"OPENAI_BASE_URL {shown} is not a usable URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"OPENAI_BASE_URL {shown} is not a usable URL: it needs http(s)://HOST[:PORT]/…")
+    if port == 0:
+        raise ConfigError(f"OPENAI_BASE_URL {shown} is not a usable URL: port 0")
 
 
 def _ms_since(started: float) -> int:
