@@ -266,11 +266,18 @@ class Runner:
                     ),
                 ),
             )
-            await self._in_writer(self.projector.catch_up)
         except StoreError as exc:
             report.recorded = False
             report.message = f"{report.message or outcome}; RunFinished not recorded: {exc}"
             report.exit_code = report.exit_code or EXIT_FAILED
+        else:
+            # The journal is complete; the read model is derived and can be caught up later
+            # (every read command and the next run do), so a failure here is only a note.
+            try:
+                await self._in_writer(self.projector.catch_up)
+            except (StoreError, OSError) as exc:
+                note = f"the projection was not caught up ({exc}); `genjournal rebuild` brings it up to date"
+                report.message = f"{report.message}; {note}" if report.message else note
         self.reporter.finished(report)
         return report
 
@@ -499,7 +506,10 @@ class Runner:
             self.reporter.step_saved(step, event)
             return self._settled(step, meta, True)
         except StoreFullError as exc:
-            self.request_stop("aborted", str(exc))
+            self.request_stop(
+                "aborted",
+                f"{exc}; the steps journaled before it are kept: free some space and run again to resume",
+            )
         except StoreError as exc:
             self.request_stop("aborted", f"the journal failed: {exc}")
         except OSError as exc:

@@ -256,7 +256,7 @@ def translate_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> Journal
                 position=position,
             )
     if primary == SQLITE_FULL or "disk is full" in text:
-        return StoreFullError(f"the disk holding {path} is full; nothing was written")
+        return StoreFullError(f"the disk holding {path} is full; this write was refused")
     if primary in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
         return StoreUnavailableError(f"{path} stayed locked by another writer: {text}")
     if primary in (SQLITE_NOTADB, SQLITE_CORRUPT) or "not a database" in text:
@@ -509,7 +509,7 @@ class SqliteEventStore(EventStore):
         except OSError as exc:
             self._rollback(conn)
             if exc.errno == errno.ENOSPC:
-                raise StoreFullError(f"the disk holding {self.path} is full; nothing was written") from exc
+                raise StoreFullError(f"the disk holding {self.path} is full; this write was refused") from exc
             raise
         except BaseException:
             self._rollback(conn)

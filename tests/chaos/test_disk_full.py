@@ -1,14 +1,18 @@
 """A full disk stops a run with one clear line and corrupts nothing; the next run then completes.
 
-No real small filesystem is available here (mounting one needs root), so the blob side
-uses the ``enospc`` failpoints, which raise the very ``OSError(ENOSPC)`` a full disk
-gives ``write(2)``. The journal side also gets a *real* ``SQLITE_FULL`` from SQLite
-itself, by capping the database with ``PRAGMA max_page_count``.
+Three ways in: a *real* small filesystem (a 2 MiB tmpfs, where the machine lets us mount
+one: root on Linux), the ``enospc`` failpoints (the very ``OSError(ENOSPC)`` a full disk
+gives ``write(2)``, at exact points), and a *real* ``SQLITE_FULL`` from SQLite itself, by
+capping the database with ``PRAGMA max_page_count``.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,7 +87,7 @@ def test_disk_full_on_a_journal_append_stops_with_one_line_and_the_next_run_comp
     )
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
-    assert "is full; nothing was written" in last_line(result.stderr)
+    assert "is full; this write was refused" in last_line(result.stderr)
     if nth == 1:
         assert last_line(result.stderr).startswith("genjournal: error:")
         assert sqlite_snapshot(data, tmp_path / "snap").events == []
@@ -104,7 +108,7 @@ def test_regression_sqlite_full_in_a_group_commit_reports_disk_full(tmp_path: Pa
         conn = store.connection()
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
-        with pytest.raises(StoreFullError, match="is full; nothing was written"):
+        with pytest.raises(StoreFullError, match="is full; this write was refused"):
             fill(store)
         written = store.last_position()
         assert store.integrity_check() == ["ok"]
@@ -145,3 +149,69 @@ def test_a_real_sqlite_full_journal_stops_the_run_cleanly_and_the_next_run_compl
     after = sqlite_snapshot(data, tmp_path / "snap-after")
     assert checks.check_prefix(snap.rows, after.rows) == []
     assert len(checks.successes(after.events)) == 2 * (1 + 3 + 24 * 4)  # two styles of the default catalogue
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """Mounts a real 2 MiB tmpfs and yields it; skips, saying why, where mounting is refused."""
+    mount_point = tmp_path / "small-fs"
+    mount_point.mkdir()
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("a real small filesystem needs `mount -t tmpfs`, which needs root on Linux")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a 2 MiB tmpfs was refused: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_really_full_filesystem_stops_the_run_with_exit_1_keeps_the_steps_and_resumes(
+    small_fs: Path,
+) -> None:
+    """On a full 2 MiB tmpfs: exit 1, one line saying the journaled steps are kept; with room, it completes."""
+    data = small_fs / "data"
+    two = ["--subcategory", "art-deco", "--subcategory", "japandi"]
+    args = ["run", "--data-dir", str(data), *two, "--provider", "offline"]
+    full = genjournal(*args)
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    line = last_line(full.stderr)
+    assert "is full" in line
+    assert "nothing was written" not in line
+    assert "kept" in line
+    # More room, as a user who frees space would have: the same data dir resumes in place.
+    subprocess.run(["mount", "-o", "remount,size=64M", str(small_fs)], check=True)
+    status = genjournal("status", "--data-dir", str(data))
+    assert status.returncode == 0, status.stderr
+    kept = sqlite_snapshot(data, small_fs / "snap-before")
+    assert kept.integrity == ["ok"]
+    assert checks.check_journal(kept.events, gap_free_positions=True) == []
+    assert checks.check_blobs(kept.events, data) == []
+    assert len(checks.successes(kept.events)) > 0
+    done = genjournal(*args)
+    assert done.returncode == 0, done.stderr
+    after = sqlite_snapshot(data, small_fs / "snap-after")
+    assert checks.check_prefix(kept.rows, after.rows) == []
+    assert len(checks.successes(after.events)) == 2 * (1 + 3 + 24 * 4)
+
+
+def test_a_full_disk_while_catching_up_the_projection_still_records_run_finished(
+    tmp_path: Path, plan: Path
+) -> None:
+    """ENOSPC in the final projection catch-up: the run's RunFinished is journaled and said to be."""
+    data = tmp_path / "data"
+    done = genjournal(
+        *run_args(plan, data, "--provider", "offline"), failpoint_spec="projection-before-checkpoint=enospc"
+    )
+    assert "Traceback" not in done.stderr
+    assert "RunFinished not recorded" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "genjournal rebuild" in done.stderr
+    events = sqlite_snapshot(data, tmp_path / "snap").events
+    finished = [e for e in events if e["type"] == "RunFinished"]
+    assert [e["data"]["outcome"] for e in finished] == ["completed"]
+    assert len(checks.successes(events)) == 4
