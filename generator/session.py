@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
+
 from generator.budget import BudgetGuard
 from generator.outcome import EXIT_INTERRUPTED, RunReport
 from generator.plan import LoadedPlan
@@ -28,7 +30,7 @@ from generator.runner import Runner, RunOptions, new_run_id
 from generator.settings import ProviderSettings
 from journal.blobs import BlobStore
 from journal.config import Location, open_store, sqlite_path
-from journal.errors import ConfigError, EventError
+from journal.errors import ConfigError, EventError, StoreError
 from journal.redaction import one_line
 from journal.store import LeaseHolder
 from projector.projector import Projector
@@ -159,7 +161,14 @@ async def _run(
         finally:
             if runner is not None:
                 await runner.aclose()
-            store.release_lease(lease)
+            try:
+                store.release_lease(lease)
+            except StoreError as exc:
+                # A full disk can refuse even this last write; the run's outcome stands, and
+                # the next run takes a lease whose holder is gone over (same host, dead pid).
+                structlog.get_logger("genjournal.run").info(
+                    "the run lease could not be released", error=one_line(exc)
+                )
     except EventError as exc:
         raise ConfigError(f"the journal cannot be replayed: {one_line(exc)}") from exc
     finally:

@@ -20,6 +20,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,21 @@ class RebuildStats:
     def events_per_second(self) -> float:
         """Returns the fold rate."""
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@contextmanager
+def _abandon_on_error(target: RebuildTarget) -> Iterator[None]:
+    """Drops a rebuild's half-written tables when it cannot finish (a damaged row, a signal).
+
+    The live projection is untouched either way; dropping the new tables leaves the file
+    holding exactly the tables and rows it held before the rebuild began.
+    """
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):
+            target.abandon()
+        raise
 
 
 class Projector:
@@ -179,13 +195,14 @@ class Projector:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for page in self._pages():
-                build.fold(page)
-                checkpoint = page[-1].position
-                folded += len(page)
-                if progress is not None:
-                    progress(checkpoint, max(total, checkpoint))
-            documents = build.finish()
+            with _abandon_on_error(target):
+                for page in self._pages():
+                    build.fold(page)
+                    checkpoint = page[-1].position
+                    folded += len(page)
+                    if progress is not None:
+                        progress(checkpoint, max(total, checkpoint))
+                documents = build.finish()
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -218,15 +235,16 @@ class Projector:
 
             target.write({}, FactsUpdate(runs=fold_runs(scan, max_position=checkpoint)))
 
-        _, documents = run_partitions(
-            scan.scanner(),
-            sink,
-            parts,
-            max_position=checkpoint,
-            plan=plan,
-            progress=report,
-            meanwhile=fold_run_streams,
-        )
+        with _abandon_on_error(target):
+            _, documents = run_partitions(
+                scan.scanner(),
+                sink,
+                parts,
+                max_position=checkpoint,
+                plan=plan,
+                progress=report,
+                meanwhile=fold_run_streams,
+            )
         target.swap_in(ViewState(checkpoint=checkpoint, plan=plan))
         failpoint("rebuild-after-swap")
         self.catch_up()

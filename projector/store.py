@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -125,6 +126,15 @@ class RebuildTarget(abc.ABC):
 
 class ViewStore(abc.ABC):
     """Keeps style documents and the projection state next to the journal."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Returns a context in which this thread's reads all see one committed state.
+
+        ``verify`` checks the projection inside one, so a run catching the projection up
+        meanwhile cannot make the checkpoint and the documents disagree. The default holds
+        no snapshot (a backend without read transactions: its reads are each consistent).
+        """
+        return nullcontext()
 
     @abc.abstractmethod
     def load_state(self) -> ViewState:

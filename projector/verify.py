@@ -38,6 +38,8 @@ from projector.store import ProjectionDamagedError, ViewStore
 
 PAGE = 2000
 EXAMPLES = 10
+#: a lease whose heartbeat is this recent belongs to a live run
+LIVE_LEASE_S = 60.0
 Severity = Literal["error", "info"]
 
 
@@ -103,13 +105,20 @@ class _Scan:
     style_versions: dict[str, int] = field(default_factory=dict)
 
 
-def _read_everything(store: EventStore, checkpoint: int, findings: Findings) -> _Scan:
-    """Decodes every event in position order, continuing past damaged ones."""
+def _run_is_live(store: EventStore) -> bool:
+    """Tells whether a run holds the journal's lease now (its projection may lag a little)."""
+    holder = store.read_lease()
+    return holder is not None and holder.is_alive(heartbeat_timeout_s=LIVE_LEASE_S)
+
+
+def _read_everything(store: EventStore, checkpoint: int, findings: Findings, *, until: int) -> _Scan:
+    """Decodes every event up to position ``until`` in order, continuing past damaged ones."""
     scan = _Scan()
     position = 0
 
     def take(page: list[StoredEvent]) -> None:
         """Records what one page of events shows."""
+        page = [stored for stored in page if stored.position <= until]
         for stored in page:
             scan.events += 1
             scan.streams.add(stored.stream)
@@ -150,13 +159,15 @@ def _read_everything(store: EventStore, checkpoint: int, findings: Findings) -> 
             )
             position = bad
             continue
-        if not page:
+        if not page or page[0].position > until:
             return scan
         take(page)
         position = page[-1].position
+        if position >= until:
+            return scan
 
 
-def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
+def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings, *, live: bool) -> int:
     """Checks named blobs exist and match, counts orphans and temp files; returns the file count."""
     blobs = BlobStore(data_dir)
     for sha, position in scan.images.items():
@@ -189,7 +200,9 @@ def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings) -> int:
             findings.add(
                 "blob-orphan",
                 "info",
-                "image files no event names (left by a crash between saving and journaling; harmless)",
+                "image files no event names yet (the live run is journaling them)"
+                if live
+                else "image files no event names (left by a crash between saving and journaling; harmless)",
                 sha,
             )
     temps = blobs.temp_files()
@@ -217,11 +230,20 @@ def _read_stream(store: EventStore, stream: str, findings: Findings) -> list[Sto
         return None  # already reported by the decode pass
 
 
-def _check_projection(store: EventStore, views: ViewStore, scan: _Scan, findings: Findings) -> int:
+def _check_projection(
+    store: EventStore, views: ViewStore, scan: _Scan, findings: Findings, *, live: bool
+) -> int:
     """Compares every stored document and its facts with a fresh fold; returns documents checked."""
     state = views.load_state()
     checked = 0
-    if state.checkpoint < scan.last_position:
+    if state.checkpoint < scan.last_position and live:
+        findings.add(
+            "projection-behind",
+            "info",
+            "a run is in progress: its projection trails the journal by the events of its last seconds",
+            f"checkpoint {state.checkpoint}, journal at {scan.last_position}",
+        )
+    elif state.checkpoint < scan.last_position:
         findings.add(
             "projection-behind",
             "error",
@@ -338,43 +360,57 @@ def verify_journal(store: EventStore, data_dir: Path) -> VerifyReport:
     findings = Findings()
     views = open_views(store, create=False)
     try:
-        usable = getattr(views, "usable", True)
-        checkpoint = 0
-        if usable:
-            try:
-                checkpoint = views.load_state().checkpoint
-            except ProjectionDamagedError as exc:
-                usable = False
-                findings.add(
-                    "projection-damaged",
-                    "error",
-                    "the projection cannot be read back (derived data: run `genjournal rebuild`)",
-                    str(exc),
-                )
-        scan = _read_everything(store, checkpoint, findings)
-        blobs = _check_blobs(scan, data_dir, findings)
-        _check_store(store, findings)
-        documents = 0
-        if not usable and not findings.has("projection-damaged"):
-            findings.add(
-                "projection-layout",
-                "error",
-                "there is no projection, or one of an older layout (run `genjournal rebuild`)",
-            )
-        else:
-            try:
-                documents = _check_projection(store, views, scan, findings)
-            except EventError:
-                pass  # already reported by the decode pass
-            except ProjectionDamagedError as exc:
-                findings.add(
-                    "projection-damaged",
-                    "error",
-                    "the projection cannot be read back (derived data: run `genjournal rebuild`)",
-                    str(exc),
-                )
+        with views.snapshot():
+            return _verify(store, views, data_dir, findings)
     finally:
         views.close()
+
+
+def _verify(store: EventStore, views: ViewStore, data_dir: Path, findings: Findings) -> VerifyReport:
+    """Checks one snapshot of the projection against the journal up to a cut taken after it.
+
+    The projection's checkpoint is read first, inside ``views.snapshot()``; the journal is
+    then read up to its end at that moment. Events are only ever appended and the
+    projection only folds committed ones, so the cut is at or past the checkpoint, and a
+    run appending meanwhile can neither move the checkpoint nor change what is compared.
+    """
+    usable = getattr(views, "usable", True)
+    checkpoint = 0
+    if usable:
+        try:
+            checkpoint = views.load_state().checkpoint
+        except ProjectionDamagedError as exc:
+            usable = False
+            findings.add(
+                "projection-damaged",
+                "error",
+                "the projection cannot be read back (derived data: run `genjournal rebuild`)",
+                str(exc),
+            )
+    cut = store.last_position()
+    live = _run_is_live(store)
+    scan = _read_everything(store, checkpoint, findings, until=cut)
+    blobs = _check_blobs(scan, data_dir, findings, live=live)
+    _check_store(store, findings)
+    documents = 0
+    if not usable and not findings.has("projection-damaged"):
+        findings.add(
+            "projection-layout",
+            "error",
+            "there is no projection, or one of an older layout (run `genjournal rebuild`)",
+        )
+    else:
+        try:
+            documents = _check_projection(store, views, scan, findings, live=live)
+        except EventError:
+            pass  # already reported by the decode pass
+        except ProjectionDamagedError as exc:
+            findings.add(
+                "projection-damaged",
+                "error",
+                "the projection cannot be read back (derived data: run `genjournal rebuild`)",
+                str(exc),
+            )
     found = findings.report()
     repair = []
     if any(f.check.startswith("projection") for f in found if f.severity == "error"):

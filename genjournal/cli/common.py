@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -52,11 +53,24 @@ def fail(message: str) -> NoReturn:
     raise UserError(message)
 
 
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Prints a library's warning as one redacted line (pymongo's span two, with source)."""
+    click.echo(f"genjournal: warning: {one_line(str(message))}", err=True)
+
+
 class GenjournalGroup(click.Group):
     """A click group whose every error is one line on stderr, never a traceback."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        warnings.showwarning = show_warning
         try:
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:

@@ -16,6 +16,7 @@ from types import FrameType
 import click
 
 from genjournal.cli.common import EXIT_OK, common_options, fail, location
+from genjournal.web.live import MAX_CLIENTS
 
 MIN_TOKEN_LENGTH = 12
 
@@ -72,12 +73,20 @@ def _url(host: str, port: int) -> str:
     default=None,
     help="Price table TOML overriding the shipped one (as for `genjournal costs`).",
 )
+@click.option(
+    "--max-clients",
+    type=click.IntRange(1, 100_000),
+    default=MAX_CLIENTS,
+    show_default=True,
+    help="Live streams served at once; more are answered 503 with Retry-After.",
+)
 @common_options
 def serve(
     host: str,
     port: int,
     token: str | None,
     prices_file: Path | None,
+    max_clients: int,
     data_dir: Path | None,
     db: str | None,
 ) -> int:
@@ -107,6 +116,7 @@ def serve(
         token=token,
         host=host,
         prices=prices_file,
+        max_clients=max_clients,
     )
     try:
         dashboard = Dashboard(config)

@@ -63,6 +63,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 IMMUTABLE = "max-age=31536000, immutable"
+#: what a refused live stream is told to wait before it reconnects
+STREAMS_FULL_RETRY_S = 5
 
 
 class SecurityHeaders:
@@ -190,6 +192,14 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
 
     async def events(request: Request) -> Response:
         cursor = queries.parse_cursor(request.headers.get("last-event-id"), request.query_params.get("after"))
+        if dash.tail.subscribers >= config.max_clients:
+            answer = error(
+                request,
+                503,
+                f"this dashboard already serves {config.max_clients} live streams; try again shortly",
+            )
+            answer.headers["retry-after"] = str(STREAMS_FULL_RETRY_S)
+            return answer
         start = dash.tail.head if cursor is None else cursor
         return StreamingResponse(
             event_stream(dash.tail, start, heartbeat_s=config.heartbeat_s),

@@ -15,6 +15,12 @@ anything at or below its cursor. Positions only grow and the store promises a re
 remembers its last position never misses a later commit, so a reconnecting client gets
 every event exactly once, in order. A client too slow for its bounded queue is not
 dropped: it falls back to replaying from the store, which is the truth anyway.
+
+Memory is bounded per client and in total: a client holds at most ``QUEUE_BATCHES``
+references to batches every client shares; replays go through ``replay_page``, which
+reads a page once for all the clients replaying it (at most ``REPLAY_READERS`` reads at
+a time, ``REPLAY_CACHE_PAGES`` pages kept); and the server takes at most ``MAX_CLIENTS``
+streams (``serve --max-clients``), refusing more with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import asyncio
 import json
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +38,24 @@ from journal.errors import JournalError
 from journal.store import EventStore, StoredEvent
 
 REPLAY_PAGE = 500
-QUEUE_BATCHES = 2000
+#: live batches a client may have queued before it falls back to replaying from the store
+QUEUE_BATCHES = 64
+#: full replay pages kept, encoded, for the next client replaying the same range
+REPLAY_CACHE_PAGES = 32
+#: store reads for replays in flight at once, whatever the number of clients
+REPLAY_READERS = 2
+#: clients served at once; past it, ``/events`` answers 503 with ``Retry-After``
+MAX_CLIENTS = 1000
 RETRY_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPage:
+    """Up to ``REPLAY_PAGE`` consecutive frames as one encoded chunk, shared by every client."""
+
+    last_position: int
+    count: int
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +117,55 @@ class JournalTail:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._closed = False
+        self._pages: OrderedDict[int, ReplayPage] = OrderedDict()
+        self._reading: dict[int, asyncio.Future[ReplayPage | None]] = {}
+        self._readers: asyncio.Semaphore | None = None
 
     def read_frames(self, after: int, limit: int = REPLAY_PAGE) -> list[Frame]:
         """Returns the frames of up to ``limit`` events after a position (blocking; for threads)."""
         return [encode_frame(stored) for stored in self.store.read_all(after_position=after, limit=limit)]
+
+    def _read_page(self, after: int) -> ReplayPage | None:
+        frames = self.read_frames(after, self.page_size)
+        if not frames:
+            return None
+        return ReplayPage(frames[-1].position, len(frames), b"".join(frame.data for frame in frames))
+
+    async def replay_page(self, after: int) -> ReplayPage | None:
+        """Returns the encoded events after a position, read once for every client that asks.
+
+        Committed events never change, so a *full* page is kept (the last
+        ``REPLAY_CACHE_PAGES`` of them) and handed to the next client replaying the same
+        range; clients asking for a page being read wait for that read. At most
+        ``REPLAY_READERS`` store reads run at once: memory and threads stay bounded
+        however many clients replay.
+        """
+        cached = self._pages.get(after)
+        if cached is not None:
+            self._pages.move_to_end(after)
+            return cached
+        pending = self._reading.get(after)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if self._readers is None:
+            self._readers = asyncio.Semaphore(REPLAY_READERS)
+        future: asyncio.Future[ReplayPage | None] = asyncio.get_running_loop().create_future()
+        self._reading[after] = future
+        try:
+            async with self._readers:
+                page = await asyncio.to_thread(self._read_page, after)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            del self._reading[after]
+        future.set_result(page)
+        if page is not None and page.count == self.page_size:
+            self._pages[after] = page
+            while len(self._pages) > REPLAY_CACHE_PAGES:
+                self._pages.popitem(last=False)
+        return page
 
     async def start(self) -> None:
         """Starts tailing from the journal's current end."""
@@ -184,11 +252,11 @@ async def event_stream(tail: JournalTail, cursor: int, *, heartbeat_s: float = 1
         yield f"retry: {RETRY_MS}\n\n".encode()
         while True:
             while cursor < sub.start:
-                frames = await asyncio.to_thread(tail.read_frames, cursor, REPLAY_PAGE)
-                if not frames:
+                page = await tail.replay_page(cursor)
+                if page is None:
                     break
-                cursor = frames[-1].position
-                yield b"".join(frame.data for frame in frames)
+                cursor = page.last_position
+                yield page.data
             while not sub.overflowed:
                 try:
                     batch = await asyncio.wait_for(sub.queue.get(), heartbeat_s)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from genjournal.web.board import Grid, RunningSteps, build_grid
-from genjournal.web.live import Frame, JournalTail
+from genjournal.web.live import MAX_CLIENTS, Frame, JournalTail
 from genjournal.web.queries import HistoryQuery, timeline_rows
 from genjournal.web.runs import RunManager
 from journal.blobs import BlobStore
@@ -43,6 +43,8 @@ class WebConfig:
     poll_interval_s: float = 0.01
     heartbeat_s: float = 15.0
     prices: Path | None = None
+    #: live streams served at once; past it ``/events`` answers 503 with ``Retry-After``
+    max_clients: int = MAX_CLIENTS
 
 
 class Dashboard:

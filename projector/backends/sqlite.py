@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,24 @@ class SqliteViewStore(ViewStore):
             self._local.conn = conn
         return conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Holds one read transaction on this thread's connection: every read sees one state."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield
+            return
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.path) from exc
+        try:
+            yield
+        finally:
+            with suppress(sqlite3.Error):  # only reads happened: nothing to keep
+                conn.execute("ROLLBACK")
+
     def load_state(self) -> ViewState:
         """Returns the checkpoint and plan as last committed."""
         try:
@@ -320,11 +339,14 @@ class SqliteViewStore(ViewStore):
         """Yields every document sorted by slug, from one consistent snapshot."""
         conn = self._conn()
         try:
-            conn.execute("BEGIN")
+            # Inside a caller's read transaction (``snapshot``), read in it rather than nest one.
+            owned = not conn.in_transaction
+            if owned:
+                conn.execute("BEGIN")
             try:
                 yield from _iter_docs(conn, "styles", page_size)
             finally:
-                if conn.in_transaction:
+                if owned and conn.in_transaction:
                     conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -123,6 +124,9 @@ class OpenAIProvider:
         self.image_quality: str | None = self.settings.image_quality
         self._secret = api_key
         if client is None:
+            wanted = base_url if base_url is not None else os.environ.get("OPENAI_BASE_URL")
+            if wanted:
+                check_base_url(wanted)
             try:
                 # No SDK retries: they would repeat a paid call without an idempotency key.
                 client = AsyncOpenAI(
@@ -133,6 +137,11 @@ class OpenAIProvider:
                 )
             except openai.OpenAIError as exc:
                 raise ProviderError("auth", self._redact(f"cannot build the OpenAI client: {exc}")) from exc
+            except ValueError as exc:  # the HTTP library's own URL check, stricter than urlsplit's
+                shown = redact_url(str(wanted))
+                raise ConfigError(
+                    f"OPENAI_BASE_URL {shown} is not a usable URL: {self._redact(str(exc))}"
+                ) from None
             check_base_url(str(client.base_url))
         self._client = client
 

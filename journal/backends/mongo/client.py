@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote_plus
 
 from bson.errors import BSONError
 from pymongo import MongoClient
@@ -93,19 +94,53 @@ class Target:
     owned: bool
 
 
+def _path_and_query(url: str) -> tuple[str, str]:
+    """Returns the database path and the options of a MongoDB URL, split as pymongo splits it.
+
+    The options start at the first "?", the database at the first "/" before them
+    (pymongo's ``parse_uri``), so the database written to is the one the driver opens;
+    ``urlsplit`` would stop at a "#" in a password and name another database.
+    """
+    host_and_path, _, query = url.partition("://")[2].partition("?")
+    return host_and_path.partition("/")[2], query
+
+
+def _new_client(url: str, kwargs: dict[str, Any], where: str, secrets: tuple[str, ...]) -> MongoClient[Doc]:
+    """Builds the driver's client, passing on its warnings scrubbed of the URL's credentials.
+
+    The driver warns about options it does not know, quoting them, and a password holding
+    "?" reads as options; its warnings are scrubbed like its errors, and passed on whether
+    the client could be built or not.
+    """
+    heard: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return MongoClient(url, **kwargs)
+            finally:
+                heard = list(caught)
+    finally:
+        for warning in heard:
+            warnings.warn(
+                f"MongoDB URL {where}: {scrub(str(warning.message), secrets)}", UserWarning, stacklevel=3
+            )
+
+
 def connect(url: str) -> Target:
     """Opens a client for a ``mongodb://``, ``mongodb+srv://`` or ``mongomock://`` URL."""
     where = redact_url(url)
     if url.startswith("mongomock://"):
-        name = url[len("mongomock://") :].split("?", 1)[0].strip("/") or DEFAULT_DATABASE
-        return Target(_shared_mock_client(), name, owned=False)
+        # mongomock://[user:password@]NAME[?…]: the name follows the credentials.
+        name = url[len("mongomock://") :].rpartition("@")[2].partition("?")[0].strip("/")
+        return Target(_shared_mock_client(), name or DEFAULT_DATABASE, owned=False)
     if not url.startswith(("mongodb://", "mongodb+srv://")):
         raise ConfigError(f"not a MongoDB URL: {where}")
     secrets = url_secrets(url)
     try:
-        parts = urlsplit(url)
-        name = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
-        options = {key.lower() for key, _ in parse_qsl(parts.query)}
+        path, query = _path_and_query(url)
+        name = unquote_plus(path.lstrip("/")) or DEFAULT_DATABASE
+        options = {key.lower() for key, _ in parse_qsl(query)}
     except ValueError as exc:
         raise ConfigError(f"bad MongoDB URL {where}: {scrub(str(exc), secrets)}") from exc
     kwargs: dict[str, Any] = {}
@@ -113,7 +148,7 @@ def connect(url: str) -> Target:
         # A journal that cannot be reached should say so in seconds, not after 30.
         kwargs["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
     try:
-        client: MongoClient[Doc] = MongoClient(url, **kwargs)
+        client: MongoClient[Doc] = _new_client(url, kwargs, where, secrets)
     except PyMongoError as exc:
         raise translate_error(exc, where=where, secrets=secrets) from exc
     except (ValueError, TypeError) as exc:

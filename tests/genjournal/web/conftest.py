@@ -112,7 +112,9 @@ def client(journal_dir: Path) -> Iterator[TestClient]:
 class Served:
     """A real `genjournal serve` subprocess on a free loopback port."""
 
-    def __init__(self, data: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -129,6 +131,7 @@ class Served:
             stderr=subprocess.PIPE,
             text=True,
             env=env or clean_env(),
+            cwd=cwd,
         )
         assert self.process.stderr is not None
         line = self.process.stderr.readline()
@@ -157,8 +160,8 @@ def serve() -> Iterator[Callable[..., Served]]:
     """Yields a starter of real `genjournal serve` processes, all stopped at the end."""
     started: list[Served] = []
 
-    def start(data: Path, *args: str, env: dict[str, str] | None = None) -> Served:
-        served = Served(data, *args, env=env)
+    def start(data: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Served:
+        served = Served(data, *args, env=env, cwd=cwd)
         started.append(served)
         return served
 

@@ -213,3 +213,57 @@ def test_the_server_stops_at_once_with_streams_open(
     assert code in (130, -signal.SIGTERM), errors
     assert "Traceback" not in errors, errors
     assert "ERROR" not in errors, errors
+
+
+def test_clients_past_the_cap_get_503_with_retry_after(data: Path, serve: Callable[..., Served]) -> None:
+    """With `--max-clients 2` a third stream is refused (503, Retry-After); a freed slot is reused."""
+    served = serve(data, "--max-clients", "2")
+    first, second = SSE(f"{served.url}/events?after=0"), SSE(f"{served.url}/events?after=0")
+    try:
+        first.next_event()
+        second.next_event()
+        refused = httpx.get(f"{served.url}/events", headers={"accept": "text/event-stream"}, timeout=10)
+        assert refused.status_code == 503
+        assert int(refused.headers["retry-after"]) > 0
+        assert "2 live streams" in refused.json()["error"]
+    finally:
+        first.close()
+    deadline = time.monotonic() + 10
+    while True:
+        again = SSE(f"{served.url}/events?after=0")
+        if again.response.status_code == 200:
+            break
+        again.close()
+        assert time.monotonic() < deadline, "the closed stream's slot was never freed"
+        time.sleep(0.1)
+    try:
+        assert again.next_event()[0] == journal(data)[0]["position"]
+    finally:
+        again.close()
+        second.close()
+
+
+def test_many_clients_replaying_the_same_range_all_get_every_event(
+    data: Path, serve: Callable[..., Served]
+) -> None:
+    """Forty clients replaying from 0 at once (shared, cached pages) each get the journal in order."""
+    served = serve(data)
+    expected = [env["position"] for env in journal(data)]
+    last = expected[-1]
+    clients = [SSE(f"{served.url}/events", last_event_id=0, timeout=60) for _ in range(40)]
+    results: list[list[int] | BaseException] = [[] for _ in clients]
+
+    def read(i: int) -> None:
+        try:
+            results[i] = [ident for ident, _ in clients[i].read_until(lambda env: env["position"] == last)]
+        except BaseException as exc:
+            results[i] = exc
+        finally:
+            clients[i].close()
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(result == expected for result in results)
