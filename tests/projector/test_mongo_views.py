@@ -157,7 +157,7 @@ def test_export_is_byte_identical_on_sqlite_and_mongomock(
             yield start + timedelta(milliseconds=7 * step)
 
     sqlite_clock = ticking()
-    monkeypatch.setattr("journal.backends.sqlite.utcnow", lambda: next(sqlite_clock))
+    monkeypatch.setattr("journal.backends.sqlite.store.utcnow", lambda: next(sqlite_clock))
     mongo_clock = ticking()
     exports: dict[str, list[bytes]] = {}
     for name in ("sqlite", "mongomock"):

@@ -79,7 +79,9 @@ with ``ConfigError``. A database with our collections but no marker, or with a n
 schema, is refused with ``IncompatibleStoreError`` before anything is written.
 
 **URLs.** ``mongodb://`` and ``mongodb+srv://`` take the database from the path
-(default ``genjournal``) and pass every URL option to ``MongoClient``; server
+(default ``genjournal``), split as pymongo splits them (the options from the first
+"?", the database from the first "/" before them, credentials up to the last "@"), and
+pass every URL option to ``MongoClient``; server
 selection gives up after 5 s unless the URL sets ``serverSelectionTimeoutMS``.
 
 **mongomock.** ``mongomock://NAME`` is an in-process stand-in: every handle opened on
@@ -92,7 +94,10 @@ gives per document. Sessions, transactions and change streams are not used.
 
 Nothing here updates or deletes an event. ``counters``, ``leases`` and ``meta`` are
 not events. Credentials in a URL never reach a message: ``redact_url`` names the
-store, and driver text is scrubbed of the user name and password.
+store, and driver text (errors and warnings) is scrubbed of the user name and password.
+
+Modules: ``client`` (URLs, connections, driver errors), ``layout`` (document shapes,
+indexes, query filters), ``leases`` (the run lease), ``store`` (``MongoEventStore``).
 """
 
 from journal.backends.mongo.client import MOCK_LOCK, Target, connect, translate_error

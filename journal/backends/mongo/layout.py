@@ -102,3 +102,39 @@ def _success_step(events: Sequence[Event]) -> str | None:
         if event.type in SUCCESS_TYPES:
             return event.step
     return None
+
+
+def query_filter(
+    *,
+    stream: str | None,
+    stream_prefix: str | None,
+    types: Sequence[str] | None,
+    run_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    lowest: int,
+    highest: int,
+) -> Doc:
+    """Builds the document-level filter of ``query`` (each part served by an index)."""
+    spec: Doc = {"position": {"$gte": lowest, "$lte": highest}}
+    clauses: list[Doc] = []
+    if stream is not None:
+        clauses.append({"stream": stream})
+    if stream_prefix:
+        clauses.append({"stream": {"$gte": stream_prefix, "$lt": stream_prefix + "\U0010ffff"}})
+    if types is not None:
+        spec["events.type"] = {"$in": list(types)}
+    if run_id is not None:
+        spec["events.run_id"] = run_id
+    if since is not None or until is not None:
+        window: Doc = {}
+        if since is not None:
+            window["$gte"] = _ceil_ms(since)
+        if until is not None:
+            window["$lt"] = _ceil_ms(until)
+        spec["recorded_at"] = window
+    if len(clauses) == 1:
+        spec.update(clauses[0])
+    elif clauses:
+        spec["$and"] = clauses
+    return spec

@@ -42,18 +42,18 @@ from journal.backends.mongo.layout import (
     Block,
     Doc,
     _as_utc,
-    _ceil_ms,
     _ms,
     _success_step,
     _tombstone,
+    query_filter,
 )
+from journal.backends.mongo.leases import MongoLeases
 from journal.errors import (
     ConcurrencyError,
     ConfigError,
     CorruptEventError,
     DuplicateStepError,
     IncompatibleStoreError,
-    LeaseHeldError,
     StoreError,
 )
 from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw
@@ -148,6 +148,7 @@ class MongoEventStore(EventStore):
         self._meta: Collection[Doc] = database.get_collection(
             "meta", write_concern=_MAJORITY, read_concern=local_read, read_preference=primary
         )
+        self._lease = MongoLeases(self._leases, self._calling, lambda: self._clock())
         # Everything up to `_covered` is committed or tombstoned, for good (nothing is
         # ever deleted), so last_position() walks on from there instead of from 1.
         self._frontier_lock = threading.Lock()
@@ -834,42 +835,6 @@ class MongoEventStore(EventStore):
             docs = list(self._events.find(spec, {"stream": 1, "success_step": 1, "_id": 0}))
         return {(doc["stream"], doc["success_step"]) for doc in docs}
 
-    def _query_filter(
-        self,
-        *,
-        stream: str | None,
-        stream_prefix: str | None,
-        types: Sequence[str] | None,
-        run_id: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        lowest: int,
-        highest: int,
-    ) -> Doc:
-        """Builds the document-level filter of ``query`` (each part served by an index)."""
-        spec: Doc = {"position": {"$gte": lowest, "$lte": highest}}
-        clauses: list[Doc] = []
-        if stream is not None:
-            clauses.append({"stream": stream})
-        if stream_prefix:
-            clauses.append({"stream": {"$gte": stream_prefix, "$lt": stream_prefix + "\U0010ffff"}})
-        if types is not None:
-            spec["events.type"] = {"$in": list(types)}
-        if run_id is not None:
-            spec["events.run_id"] = run_id
-        if since is not None or until is not None:
-            window: Doc = {}
-            if since is not None:
-                window["$gte"] = _ceil_ms(since)
-            if until is not None:
-                window["$lt"] = _ceil_ms(until)
-            spec["recorded_at"] = window
-        if len(clauses) == 1:
-            spec.update(clauses[0])
-        elif clauses:
-            spec["$and"] = clauses
-        return spec
-
     def query(
         self,
         *,
@@ -893,7 +858,7 @@ class MongoEventStore(EventStore):
         with self._calling():
             straddling = self._straddling(after_position)
         lowest = straddling["position"] if straddling is not None else after_position + 1
-        spec = self._query_filter(
+        spec = query_filter(
             stream=stream,
             stream_prefix=stream_prefix,
             types=type_list,
@@ -928,79 +893,22 @@ class MongoEventStore(EventStore):
             found.reverse()
         return found
 
-    # --- the run lease ------------------------------------------------------------------
-
-    @staticmethod
-    def _lease_doc(name: str, holder: LeaseHolder) -> Doc:
-        return {
-            "_id": name,
-            "run_id": holder.run_id,
-            "host": holder.host,
-            "pid": holder.pid,
-            "since": _ms(holder.since),
-            "heartbeat": _ms(holder.heartbeat),
-            "proc_start": holder.proc_start,
-        }
-
-    @staticmethod
-    def _lease_holder(doc: Mapping[str, Any]) -> LeaseHolder:
-        since, heartbeat = _as_utc(doc.get("since")), _as_utc(doc.get("heartbeat"))
-        if since is None or heartbeat is None:
-            raise StoreError(f"the lease {doc.get('_id')!r} is damaged (no valid times)")
-        return LeaseHolder(
-            run_id=doc["run_id"],
-            host=doc["host"],
-            pid=doc["pid"],
-            since=since,
-            heartbeat=heartbeat,
-            proc_start=doc.get("proc_start"),
-        )
+    # --- the run lease (``leases.MongoLeases``) -------------------------------------------
 
     def acquire_lease(
         self, holder: LeaseHolder, *, name: str = "run", heartbeat_timeout_s: float = 60.0
     ) -> LeaseHolder | None:
         """Takes the lease, or raises ``LeaseHeldError`` naming a live holder."""
-        fresh = self._lease_doc(name, holder)
-        for _ in range(MAX_APPEND_ATTEMPTS):
-            with self._calling():
-                doc = self._leases.find_one({"_id": name})
-                if doc is None:
-                    try:
-                        self._leases.insert_one(dict(fresh))
-                    except DuplicateKeyError:
-                        continue  # someone took it meanwhile: judge the new holder
-                    return None
-            previous = self._lease_holder(doc)
-            if previous.run_id != holder.run_id and previous.is_alive(
-                heartbeat_timeout_s=heartbeat_timeout_s, now=self._clock()
-            ):
-                raise LeaseHeldError(previous, name)
-            # Compare-and-swap on what we judged: if the holder renewed or changed since
-            # we read it, nothing is replaced and we judge again.
-            with self._calling():
-                swapped = self._leases.replace_one(
-                    {"_id": name, "run_id": doc["run_id"], "heartbeat": doc["heartbeat"]}, fresh
-                )
-            if swapped.matched_count == 1:
-                return previous if previous.run_id != holder.run_id else None
-        raise StoreError(f"the {name!r} lease kept changing hands; try again")
+        return self._lease.acquire(holder, name=name, heartbeat_timeout_s=heartbeat_timeout_s)
 
     def renew_lease(self, holder: LeaseHolder, *, name: str = "run") -> bool:
         """Refreshes our heartbeat; False if someone else holds the lease now."""
-        with self._calling():
-            result = self._leases.update_one(
-                {"_id": name, "run_id": holder.run_id},
-                {"$set": {"heartbeat": _ms(self._clock())}},
-            )
-        return result.matched_count == 1
+        return self._lease.renew(holder, name=name)
 
     def release_lease(self, holder: LeaseHolder, *, name: str = "run") -> None:
         """Gives the lease up if we still hold it."""
-        with self._calling():
-            self._leases.delete_one({"_id": name, "run_id": holder.run_id})
+        self._lease.release(holder, name=name)
 
     def read_lease(self, *, name: str = "run") -> LeaseHolder | None:
         """Returns the lease holder, alive or not."""
-        with self._calling():
-            doc = self._leases.find_one({"_id": name})
-        return self._lease_holder(doc) if doc is not None else None
+        return self._lease.read(name=name)

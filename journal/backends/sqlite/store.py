@@ -21,7 +21,6 @@ byte-for-byte as it was (it is inspected read-only before anything is written).
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import threading
@@ -32,17 +31,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from journal.backends.sqlite.file import (
+    APPLICATION_ID,
+    COLUMNS,
+    INSERT,
+    NULL,
+    SCAN_JSON,
+    SCHEMA,
+    SCHEMA_VERSION,
+    connect,
+    event_row,
+    fsync_dir,
+    inspect_file,
+    translate_error,
+    verify_checksum,
+)
 from journal.errors import (
     ConcurrencyError,
     ConfigError,
-    CorruptEventError,
     DuplicateStepError,
     IncompatibleStoreError,
-    JournalError,
     LeaseHeldError,
     StoreError,
     StoreFullError,
-    StoreUnavailableError,
 )
 from journal.events import (
     CURRENT_SCHEMA,
@@ -50,8 +61,6 @@ from journal.events import (
     Event,
     decode_event,
     decode_raw,
-    dump_data,
-    dump_meta,
 )
 from journal.failpoints import failpoint
 from journal.store import (
@@ -66,286 +75,6 @@ from journal.store import (
     utcnow,
     validate_batch,
 )
-
-APPLICATION_ID = 0x474A4E4C  # "GJNL"
-SCHEMA_VERSION = 1
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    position       INTEGER PRIMARY KEY,
-    id             TEXT    NOT NULL UNIQUE,
-    stream         TEXT    NOT NULL,
-    version        INTEGER NOT NULL CHECK (version >= 1),
-    type           TEXT    NOT NULL,
-    schema_version INTEGER NOT NULL,
-    recorded_at    TEXT    NOT NULL,
-    run_id         TEXT,
-    step           TEXT,
-    success        INTEGER NOT NULL CHECK (success IN (0, 1)),
-    data           TEXT    NOT NULL,
-    meta           TEXT    NOT NULL,
-    checksum       INTEGER,
-    UNIQUE (stream, version),
-    CHECK (success = 0 OR step IS NOT NULL)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_success_step
-    ON events (stream, step) WHERE success = 1;
-CREATE INDEX IF NOT EXISTS events_type ON events (type, position);
-CREATE INDEX IF NOT EXISTS events_run ON events (run_id, position);
-CREATE INDEX IF NOT EXISTS events_time ON events (recorded_at);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'genjournal: events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'genjournal: events are append-only'); END;
-CREATE TABLE IF NOT EXISTS leases (
-    name       TEXT PRIMARY KEY,
-    run_id     TEXT NOT NULL,
-    host       TEXT NOT NULL,
-    pid        INTEGER NOT NULL,
-    since      TEXT NOT NULL,
-    heartbeat  TEXT NOT NULL,
-    proc_start TEXT
-);
-"""
-
-_COLUMNS = (
-    "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta, checksum"
-)
-_INSERT = (
-    "INSERT INTO events (id, stream, version, type, schema_version, recorded_at, run_id, step,"
-    " success, data, meta, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def row_checksum(
-    event_id: str,
-    stream: str,
-    version: int,
-    type_name: str,
-    schema_version: int,
-    recorded_at: str,
-    run_id: str | None,
-    step: str | None,
-    data: str,
-    meta: str,
-) -> int:
-    """Returns the CRC-32 a row is stored with, so a flipped or hand-edited byte is caught on read.
-
-    It covers every column a reader trusts, ``step`` and ``run_id`` included: an altered
-    step would otherwise silently change what replay counts as done.
-    """
-    text = (
-        f"{event_id}\x1f{stream}\x1f{version}\x1f{type_name}\x1f{schema_version}\x1f{recorded_at}"
-        f"\x1f{_NULL if run_id is None else run_id}\x1f{_NULL if step is None else step}\x1f{data}\x1f{meta}"
-    )
-    return zlib.crc32(text.encode("utf-8"))
-
-
-_NULL = "\x00"
-
-
-def event_row(event: Event, stream: str, version: int, stamp: str) -> tuple[Any, ...]:
-    """Returns the ``events`` row an event is stored as (the order of ``_INSERT``), checksum included."""
-    data, meta = dump_data(event), dump_meta(event)
-    return (
-        event.id,
-        stream,
-        version,
-        event.type,
-        event.schema_version,
-        stamp,
-        event.run_id,
-        event.step,
-        1 if event.type in SUCCESS_TYPES else 0,
-        data,
-        meta,
-        row_checksum(
-            event.id,
-            stream,
-            version,
-            event.type,
-            event.schema_version,
-            stamp,
-            event.run_id,
-            event.step,
-            data,
-            meta,
-        ),
-    )
-
-
-# sqlite3 extended/primary result codes we translate (sqlite3.h)
-SQLITE_BUSY = 5
-SQLITE_LOCKED = 6
-SQLITE_READONLY = 8
-SQLITE_IOERR = 10
-SQLITE_CORRUPT = 11
-SQLITE_FULL = 13
-SQLITE_CANTOPEN = 14
-SQLITE_NOTADB = 26
-
-
-_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _verify_checksum(row: tuple[Any, ...]) -> None:
-    (
-        position,
-        event_id,
-        stream,
-        version,
-        type_name,
-        schema_version,
-        recorded_at,
-        run_id,
-        step,
-        data,
-        meta,
-        checksum,
-    ) = row
-    if checksum is not None and checksum != row_checksum(
-        event_id, stream, version, type_name, schema_version, recorded_at, run_id, step, data, meta
-    ):
-        raise CorruptEventError(
-            f"event at position {position} does not match its checksum: the journal row was "
-            "altered or damaged after it was written",
-            position=position,
-        )
-
-
-def undecodable_position(path: str | os.PathLike[str]) -> int | None:
-    """Returns the position of the first event row holding bytes that are not UTF-8, if any."""
-    try:
-        conn = sqlite3.connect(path, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    conn.text_factory = bytes
-    try:
-        rows = conn.execute(
-            "SELECT position, id, stream, type, recorded_at, run_id, step, data, meta FROM events"
-            " ORDER BY position"
-        )
-        for row in rows:
-            for value in row[1:]:
-                if isinstance(value, bytes):
-                    try:
-                        value.decode("utf-8")
-                    except UnicodeDecodeError:
-                        return int(row[0])
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
-    return None
-
-
-def translate_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> JournalError:
-    """Maps a sqlite3 exception to the journal's error tree (the caller raises it)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    text = str(exc)
-    if "Could not decode to UTF-8" in text:
-        # A byte of a stored row was damaged into invalid UTF-8: name the row, like a
-        # checksum mismatch does, rather than echo the garbled text.
-        position = undecodable_position(path)
-        if position is not None:
-            return CorruptEventError(
-                f"event at position {position} is not valid UTF-8: the journal row was "
-                "damaged after it was written",
-                position=position,
-            )
-    if primary == SQLITE_FULL or "disk is full" in text:
-        return StoreFullError(f"the disk holding {path} is full; this write was refused")
-    if primary in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
-        return StoreUnavailableError(f"{path} stayed locked by another writer: {text}")
-    if primary in (SQLITE_NOTADB, SQLITE_CORRUPT) or "not a database" in text:
-        return IncompatibleStoreError(f"{path} is damaged or not a SQLite database: {text}")
-    if primary in (SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_IOERR):
-        return StoreUnavailableError(f"cannot use {path}: {text}")
-    return StoreError(f"sqlite error on {path}: {text}")
-
-
-def inspect_file(path: Path) -> str:
-    """Classifies an existing file as ``new`` (empty) or ``journal``; refuses anything else.
-
-    Reads through SQLite without writing: a legacy-journal file is opened ``mode=ro``;
-    a WAL file (which genjournal journals always are) is opened normally, because a
-    committed-but-not-checkpointed schema may live only in its WAL.
-    """
-    with path.open("rb") as fh:
-        header = fh.read(100)
-    if not header:
-        return "new"
-    if not header.startswith(SQLITE_MAGIC):
-        raise IncompatibleStoreError(
-            f"{path} is not a SQLite database, so not a genjournal journal; it was left untouched"
-        )
-    wal = len(header) >= 20 and header[18] == 2 and header[19] == 2
-    # as_uri() percent-escapes the path: "%", "#" and "?" in a directory name are
-    # characters of the name, not of the URI.
-    uri = path.absolute().as_uri() + ("" if wal else "?mode=ro")
-    if on_read_only_media(path):
-        uri = path.absolute().as_uri() + "?mode=ro&immutable=1"
-    try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise translate_error(exc, path) from exc
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-    except sqlite3.Error as exc:
-        raise translate_error(exc, path) from exc
-    finally:
-        conn.close()
-    if app_id == APPLICATION_ID:
-        if user_version > SCHEMA_VERSION:
-            raise IncompatibleStoreError(
-                f"{path} was written by a newer genjournal (journal schema {user_version}, "
-                f"this one knows {SCHEMA_VERSION}); upgrade genjournal. It was left untouched"
-            )
-        return "journal"
-    if app_id == 0 and not tables:
-        return "new"
-    listed = ", ".join(sorted(tables)[:5]) or "none"
-    raise IncompatibleStoreError(
-        f"{path} is another application's SQLite database (application_id {app_id}, "
-        f"tables: {listed}), not a genjournal journal; it was left untouched"
-    )
-
-
-def on_read_only_media(path: Path) -> bool:
-    """Tells whether the file's directory is on a read-only filesystem (a mounted backup, say)."""
-    try:
-        return bool(os.statvfs(path.absolute().parent).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def connect(path: Path, *, timeout: float) -> sqlite3.Connection:
-    """Opens a connection to the journal file, read-only and lock-free on read-only media.
-
-    A WAL database needs its ``-shm`` file to read; on a read-only filesystem it cannot be
-    created, so the file is opened ``immutable`` there: nothing can change it anyway.
-    """
-    if on_read_only_media(path):
-        return sqlite3.connect(
-            path.absolute().as_uri() + "?mode=ro&immutable=1",
-            uri=True,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=timeout,
-        )
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SqliteEventStore(EventStore):
@@ -389,7 +118,7 @@ class SqliteEventStore(EventStore):
             created = not parent.exists()
             parent.mkdir(parents=True, exist_ok=True)
             if created:
-                _fsync_dir(parent.parent)
+                fsync_dir(parent.parent)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise StoreFullError(f"no space to create {parent}") from exc
@@ -431,7 +160,7 @@ class SqliteEventStore(EventStore):
                 found = conn.execute("PRAGMA application_id").fetchone()[0]
                 if found not in (0, APPLICATION_ID):
                     raise IncompatibleStoreError(f"{self.path} changed under us; not a journal")
-                for statement in _SCHEMA.split(";\n"):
+                for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -442,7 +171,7 @@ class SqliteEventStore(EventStore):
                 raise
         except sqlite3.Error as exc:
             raise translate_error(exc, self.path) from exc
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def close(self) -> None:
         """Closes every connection this store opened."""
@@ -536,9 +265,9 @@ class SqliteEventStore(EventStore):
                 event_row(event, stream, current + offset, stamp) for offset, event in enumerate(events, 1)
             ]
             if len(rows) == 1:  # the common case: one step's event, one statement
-                last = int(conn.execute(_INSERT, rows[0]).lastrowid or 0)
+                last = int(conn.execute(INSERT, rows[0]).lastrowid or 0)
             else:
-                conn.executemany(_INSERT, rows)
+                conn.executemany(INSERT, rows)
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.IntegrityError as exc:
             if savepoint:
@@ -595,7 +324,7 @@ class SqliteEventStore(EventStore):
 
     @staticmethod
     def _decode(row: tuple[Any, ...]) -> StoredEvent:
-        _verify_checksum(row)
+        verify_checksum(row)
         (
             position,
             event_id,
@@ -638,14 +367,14 @@ class SqliteEventStore(EventStore):
     def read_stream(self, stream: str, *, after: int = 0) -> list[StoredEvent]:
         """Returns a stream's events after a version, in version order."""
         return self._select(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version",
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version",
             (stream, after),
         )
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Returns a page of events after a position, in position (= commit) order."""
         return self._select(
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after_position, limit),
         )
 
@@ -675,7 +404,7 @@ class SqliteEventStore(EventStore):
             rows = (
                 self._conn()
                 .execute(
-                    f"SELECT {_COLUMNS} FROM events WHERE (stream, version) > (?, ?) AND stream < ?"
+                    f"SELECT {COLUMNS} FROM events WHERE (stream, version) > (?, ?) AND stream < ?"
                     " AND position <= ? ORDER BY stream, version LIMIT ?",
                     (low[0], low[1], stop, max_position, limit),
                 )
@@ -706,9 +435,9 @@ class SqliteEventStore(EventStore):
         # (current schema, checksum present) handled inline.
         out: list[RawEvent] = []
         append = out.append
-        scan = _SCAN  # the C scanner behind json.loads, without its per-call regex checks
+        scan = SCAN_JSON  # the C scanner behind json.loads, without its per-call regex checks
         crc32 = zlib.crc32
-        null = _NULL
+        null = NULL
         current = CURRENT_SCHEMA
         for row in rows:
             (
@@ -730,7 +459,7 @@ class SqliteEventStore(EventStore):
                 f"\x1f{null if run_id is None else run_id}\x1f{null if step is None else step}"
                 f"\x1f{data}\x1f{meta}".encode()
             ):
-                _verify_checksum(row)
+                verify_checksum(row)
             if current.get(type_name) == schema_version:
                 try:
                     payload, end = scan(data, 0)
@@ -764,7 +493,7 @@ class SqliteEventStore(EventStore):
             return (
                 self._conn()
                 .execute(
-                    f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                    f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                     (after_position, limit),
                 )
                 .fetchall()
@@ -810,7 +539,7 @@ class SqliteEventStore(EventStore):
             clauses.append("recorded_at < ?")
             params.append(format_time(until))
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY position {order}"
+        sql = f"SELECT {COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY position {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -851,7 +580,7 @@ class SqliteEventStore(EventStore):
     def find_success(self, stream: str, step: str) -> StoredEvent | None:
         """Returns the success event of a step, or None."""
         found = self._select(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND step = ? AND success = 1",
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND step = ? AND success = 1",
             (stream, step),
         )
         return found[0] if found else None
