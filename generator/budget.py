@@ -58,6 +58,7 @@ class RunModels:
         """Returns what the named provider will use with these settings (no client is built)."""
         if provider_name == "openai":
             from generator.providers.openai import OpenAISettings
+            from generator.providers.openai.models import default_quality
 
             chosen = OpenAISettings.from_run(settings)
             return cls(
@@ -65,7 +66,7 @@ class RunModels:
                 chosen.text_model,
                 chosen.image_model,
                 chosen.image_size,
-                chosen.image_quality,
+                chosen.image_quality or default_quality(chosen.image_model),
             )
         if provider_name == "offline":
             from generator.providers.factory import make_provider

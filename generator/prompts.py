@@ -45,10 +45,12 @@ STYLE_IMAGE_PROMPT = (
     "{factual} View {number}: {view}. No people, no text."
 )
 
+# The room type and the style are named in plain words ("a kitchen in the Art Deco
+# style"); the room profile's generated name ("The Gilded Salon") is only its title.
 ROOM_IMAGE_PROMPT = (
-    "Photorealistic photograph of a {room_name} in the {style_name} style. Approach: {approach}. "
-    "Signature colour {color_name} ({color_hex}). Key pieces: {key_pieces}. Materials: "
-    "{materials}. View {number}: {view}. No people, no text."
+    "Photorealistic interior photograph of {room_type} in the {style_name} style"
+    "{profile_title}. Approach: {approach}. Signature colour {color_name} ({color_hex}). "
+    "Key pieces: {key_pieces}. Materials: {materials}. View {number}: {view}. No people, no text."
 )
 
 #: one framing per image index, so the images of one subject differ by design
@@ -66,6 +68,12 @@ TEMPLATES: dict[str, str] = {
     "room": SYSTEM_PROMPT + "\n" + ROOM_PROMPT,
     "image": STYLE_IMAGE_PROMPT + "\n" + ROOM_IMAGE_PROMPT + "\n" + "\n".join(IMAGE_VIEWS),
 }
+
+
+def with_article(noun: str) -> str:
+    """Returns "a kitchen", "an attic": the room type as the image prompt names it."""
+    lowered = noun.lower()
+    return f"{'an' if lowered[:1] in 'aeiou' else 'a'} {lowered}"
 
 
 def prompt_version(kind: PromptKind) -> str:

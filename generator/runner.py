@@ -160,6 +160,8 @@ class Runner:
         self._io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="genjournal-io")
         self._projection_dirty = False
         self._counts = {"succeeded": 0, "failed": 0, "blocked": 0, "interrupted": 0}
+        #: call kinds (text, image) a family-scoped refusal stopped, with why
+        self._refused_kinds: dict[str, str] = {}
         self._results: dict[tuple[str, str], Any] = {}
         self._lease: LeaseHolder | None = None
 
@@ -251,6 +253,8 @@ class Runner:
         counts = dict(self._counts)
         counts["selected"] = len(selected)
         counts["pending"] = len(selected) - counts["succeeded"]
+        if self._refused_kinds and self.stop_message is None:
+            self.stop_message = "; ".join(self._refused_kinds.values())
         outcome, exit_code = decide_outcome(self.stop_reason, self.stop_exit_code, counts)
         report = RunReport(self.run_id, outcome, counts, exit_code, self.stop_message)
         try:
@@ -436,6 +440,9 @@ class Runner:
             self.request_stop("budget", "the budget would be exceeded by the next call")
             return False
         meta: Meta | None = None
+        if step.call_kind in self._refused_kinds:
+            self._counts["blocked"] += 1
+            return False
         try:
             failpoint("step-before-call")
             if self.provider.billable:
@@ -464,9 +471,14 @@ class Runner:
             self.reporter.step_failed(step, failure.error, failure.log.attempts)
             return self._settled(step, meta, False)
         except FatalProviderError as fatal:
-            self.request_stop(
-                "aborted", f"the provider refused our credentials: {fatal.error}", exit_code=EXIT_USAGE
-            )
+            if fatal.error.family_only:
+                # Only this kind of call is refused (e.g. an image model the organization
+                # is not verified for): its steps stop, the others go on.
+                self._refused_kinds.setdefault(step.call_kind, self._fatal_message(step, fatal.error))
+                self._counts["blocked"] += 1
+                log.warning("stopping every call of this kind", kind=step.call_kind, error=str(fatal.error))
+            else:
+                self.request_stop("aborted", self._fatal_message(step, fatal.error), exit_code=EXIT_USAGE)
             return self._settled(step, None, False)
         except Stopped:
             return self._settled(step, None, False)
@@ -477,6 +489,22 @@ class Runner:
             self._settled(step, None, False)
             raise
         return self._persist(step, result, attempts)
+
+    def _fatal_message(self, step: Step, error: ProviderError) -> str:
+        """Says why a fatal refusal stopped the run (or its kind of call), and what to do."""
+        model = self.provider.image_model if step.call_kind == "image" else self.provider.text_model
+        if error.kind == "auth":
+            return f"the provider refused our credentials: {error}"
+        if error.kind == "quota":
+            return f"the account has no credit left; add credit, then run again to resume: {error}"
+        if error.kind == "billing":
+            return f"billing stopped the run (check the account's billing and limits): {error}"
+        if error.kind == "settings":
+            return (
+                f"the API refuses this run's settings for {model} (check --text-model, --image-model, "
+                f"--image-size, --image-quality): {error}"
+            )
+        return f"{step.call_kind} steps stopped: {model} is not available to this organization: {error}"
 
     def _settled(self, step: Step, meta: Meta | None, ok: bool) -> bool:
         if self.budget is not None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 DEFAULT_TEXT_MODEL = "gpt-5.4-mini"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_IMAGE_SIZE = "1024x1024"
-DEFAULT_IMAGE_QUALITY = "medium"
 
 
 @dataclass(frozen=True)

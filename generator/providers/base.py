@@ -32,12 +32,18 @@ ErrorKind = Literal[
     "length",  # finish_reason=length: retry, then record (it was billed)
     "content_filter",  # the provider's filter blocked it: record, do not retry
     "bad_request",  # 400/404/422: our request is wrong; record, do not retry
-    "auth",  # 401/403: fatal for the whole run
+    "auth",  # 401/403: the key is refused; fatal for the whole run
+    "quota",  # insufficient_quota: no credit left; fatal for the whole run
+    "billing",  # billing_hard_limit_reached, billing_not_active: fatal for the whole run
+    "settings",  # model_not_found, a size/quality/model the API refuses: fatal for the run
+    "model_access",  # 403 "organization must be verified" for one model: stops its call kind
     "unknown",
 ]
 
-#: error kinds that stop the whole run instead of failing one step
-FATAL_KINDS: frozenset[str] = frozenset({"auth"})
+#: error kinds that stop the whole run instead of failing one step (whatever the status)
+FATAL_KINDS: frozenset[str] = frozenset({"auth", "quota", "billing", "settings", "model_access"})
+#: fatal kinds that stop only the calls of their kind (text or image); the others go on
+FAMILY_FATAL_KINDS: frozenset[str] = frozenset({"model_access"})
 #: error kinds worth another attempt within the per-step attempt limit
 RETRYABLE_KINDS: frozenset[str] = frozenset(
     {
@@ -161,8 +167,13 @@ class ProviderError(Exception):
 
     @property
     def fatal(self) -> bool:
-        """Tells whether this error must stop the whole run."""
+        """Tells whether this error must stop the run (or, ``family_only``, its call kind)."""
         return self.kind in FATAL_KINDS
+
+    @property
+    def family_only(self) -> bool:
+        """Tells whether a fatal error stops only the calls of its kind (text or image)."""
+        return self.kind in FAMILY_FATAL_KINDS
 
     @property
     def retryable(self) -> bool:

@@ -128,6 +128,7 @@ def test_room_prompt_carries_the_style_approach_and_colour(
     make_provider: MakeProvider,
 ) -> None:
     """A room call asks in the style's approach and colour and returns RoomGeneratedData."""
+    fake_openai.configure({"extra_models": ["my-text-model"]})
 
     async def scenario() -> None:
         async with make_provider(text_model="my-text-model") as provider:
@@ -181,6 +182,8 @@ def test_image_success_returns_a_png_and_sends_no_response_format(
 def test_dalle_models_are_asked_for_b64_json(fake_openai: FakeOpenAI, make_provider: MakeProvider) -> None:
     """DALL·E models get response_format=b64_json, since they default to URLs."""
 
+    fake_openai.configure({"extra_models": ["dall-e-3"]})  # retired, but its rules still hold
+
     async def scenario() -> None:
         async with make_provider(image_model="dall-e-3") as provider:
             result = await provider.image(image_request())
@@ -202,7 +205,7 @@ def test_dalle_models_are_asked_for_b64_json(fake_openai: FakeOpenAI, make_provi
         ("refusal", "refusal", 200, True),
         ("length", "length", 200, True),
         ("content_filter", "content_filter", 200, True),
-        ("quota", "auth", 429, False),
+        ("quota", "quota", 429, False),
     ],
 )
 def test_text_faults_map_to_error_kinds(
@@ -254,14 +257,14 @@ def test_image_faults_map_to_error_kinds(
         assert error.billed.images == 1
 
 
-@pytest.mark.parametrize(("header", "expected"), [("both", 0.25), ("ms", 0.25), ("s", 1.0), ("none", None)])
+@pytest.mark.parametrize(("header", "expected"), [("both", 0.25), ("ms", 0.25), ("s", 1.0), ("none", 0.25)])
 def test_rate_limited_error_carries_the_servers_retry_after(
     fake_openai: FakeOpenAI,
     make_provider: MakeProvider,
     header: str,
     expected: float | None,
 ) -> None:
-    """A 429 reports retry-after-ms when present, else retry-after in seconds, else nothing."""
+    """A 429 reports retry-after-ms, else retry-after in seconds, else the wait its text states."""
     fake_openai.set_endpoint("text", faults={"429": 1.0}, retry_after_s=0.25, retry_after_header=header)
     error = asyncio.run(failure(make_provider()))
     assert (error.kind, error.retry_after_s) == ("rate_limited", expected)

@@ -7,11 +7,18 @@ own key, so no error can carry it into an event or a log.
 
 from __future__ import annotations
 
+import re
+
 import openai
 import pydantic
 
 from generator.providers.base import CallInfo, ErrorKind, ProviderError
-from generator.providers.openai.headers import parse_rate_limit, parse_retry_after
+from generator.providers.openai.headers import (
+    parse_limit_hint,
+    parse_rate_limit,
+    parse_retry_after,
+    parse_retry_hint,
+)
 from journal.redaction import redact_secrets
 
 # Status codes whose meaning does not depend on the body.
@@ -27,6 +34,61 @@ _STATUS_KINDS: dict[int, ErrorKind] = {
     429: "rate_limited",
 }
 _CONTENT_FILTER_CODES = frozenset({"content_policy_violation", "moderation_blocked", "content_filter"})
+_QUOTA_CODES = frozenset({"insufficient_quota"})
+_BILLING_CODES = frozenset({"billing_hard_limit_reached", "billing_not_active", "account_deactivated"})
+_AUTH_CODES = frozenset({"invalid_api_key", "invalid_organization", "invalid_project"})
+#: a refused value of one of these parameters is wrong for every call of the run
+_SETTING_PARAMS = frozenset({"model", "size", "quality", "response_format", "output_format"})
+_SETTING_CODES = frozenset(
+    {"invalid_value", "unknown_parameter", "unsupported_value", "unsupported_parameter"}
+)
+# Gateways (LiteLLM) rewrite ``code`` to the HTTP status and keep only the message, so the
+# fatal kinds are recognised by their message too.
+_QUOTA_TEXT = re.compile(r"exceeded your current quota|insufficient[_ ]quota", re.IGNORECASE)
+_BILLING_TEXT = re.compile(
+    r"billing[_ ]hard[_ ]limit|billing[_ ]not[_ ]active|billing hard limit has been reached"
+    r"|account is not active|check your billing details",
+    re.IGNORECASE,
+)
+_VERIFY_TEXT = re.compile(r"organization must be verified|verify (?:your )?organization", re.IGNORECASE)
+_MODEL_TEXT = re.compile(r"model [`'\"]?[^\s`'\"]+[`'\"]? does not exist|model_not_found", re.IGNORECASE)
+_CONNECTION_TEXT = re.compile(r"^connection error\.?$", re.IGNORECASE)
+
+
+def classify(status: int, code: object, err_type: object, message: str, param: object = None) -> ErrorKind:
+    """Returns what an HTTP error reply means, from its status, code, type, message and param.
+
+    The fatal kinds come first and match whatever the status (``billing_not_active``
+    arrives as a 429, ``billing_hard_limit_reached`` as a 400): retrying them only
+    repeats the refusal, and failing each step one by one costs hours.
+    """
+    code = str(code) if code is not None else ""
+    err_type = str(err_type) if err_type is not None else ""
+    if code in _QUOTA_CODES or err_type in _QUOTA_CODES or _QUOTA_TEXT.search(message):
+        return "quota"
+    if code in _BILLING_CODES or err_type in _BILLING_CODES or _BILLING_TEXT.search(message):
+        return "billing"
+    if status == 403 and _VERIFY_TEXT.search(message):
+        return "model_access"
+    if status in (401, 403) or code in _AUTH_CODES:
+        return "auth"
+    if code == "model_not_found" or (status == 404 and _MODEL_TEXT.search(message)):
+        return "settings"
+    if status == 400 and code in _SETTING_CODES and param in _SETTING_PARAMS:
+        return "settings"
+    if status in (400, 403) and code in _CONTENT_FILTER_CODES:
+        return "content_filter"
+    if status >= 500 and _CONNECTION_TEXT.match(message.strip()):
+        return "connection"  # a gateway's word for an upstream reset: a transport fault
+    return _STATUS_KINDS.get(status, "server_error" if status >= 500 else "unknown")
+
+
+_KIND_NOTES: dict[str, str] = {
+    "quota": "no credit left",
+    "billing": "billing refused the call",
+    "settings": "the API refuses this run's settings",
+    "model_access": "this organization may not use the model yet",
+}
 
 
 def call_error(exc: openai.OpenAIError, secret: str | None = None) -> ProviderError:
@@ -46,22 +108,26 @@ def status_error(exc: openai.APIStatusError, secret: str | None = None) -> Provi
     """Classifies an HTTP error reply; none of these is billed."""
     status = exc.status_code
     headers = exc.response.headers
-    kind: ErrorKind = _STATUS_KINDS.get(status, "server_error" if status >= 500 else "unknown")
-    message = exc.message
-    if status == 429 and exc.code == "insufficient_quota":
-        # No credit left: every further call fails the same way, so stop the run.
-        kind, message = "auth", f"insufficient quota: {message}"
-    elif status == 400 and exc.code in _CONTENT_FILTER_CODES:
-        kind = "content_filter"
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = str(body.get("message") or exc.message)
+    kind = classify(status, exc.code, exc.type, message, exc.param)
+    if kind in _KIND_NOTES:
+        label = exc.code or exc.type or status
+        message = f"{_KIND_NOTES[kind]} ({label}): {message}"
     if exc.request_id:
         message = f"{message} (request {exc.request_id})"
     retry_after = parse_retry_after(headers) if kind in ("rate_limited", "server_error") else None
+    rate = parse_rate_limit(headers)
+    if kind == "rate_limited":
+        # Image 429s may carry no headers at all: their text still says how long, and the limit.
+        retry_after = retry_after if retry_after is not None else parse_retry_hint(message)
+        rate = rate or parse_limit_hint(message)
     return ProviderError(
         kind,
         _redact(message, secret),
         status=status,
         retry_after_s=retry_after,
-        rate=parse_rate_limit(headers),
+        rate=rate,
     )
 
 

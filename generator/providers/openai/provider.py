@@ -22,13 +22,14 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import openai
 import pydantic
 from openai import AsyncOpenAI
+from openai.lib._pydantic import to_strict_json_schema  # the SDK's own strict-schema builder
 from pydantic import BaseModel
 
 from generator.png import png_size
@@ -40,6 +41,7 @@ from generator.prompts import (
     STYLE_PROMPT,
     SYSTEM_PROMPT,
     prompt_version,
+    with_article,
 )
 from generator.providers.base import (
     CallInfo,
@@ -53,10 +55,16 @@ from generator.providers.base import (
 )
 from generator.providers.openai.errors import call_error, invalid_output
 from generator.providers.openai.headers import parse_rate_limit
+from generator.providers.openai.models import (
+    check_image_settings,
+    default_quality,
+    for_fine_tuned,
+    image_family,
+    is_fine_tuned,
+)
 from generator.providers.openai.schemas import response_models
 from generator.settings import (
     DEFAULT_IMAGE_MODEL,
-    DEFAULT_IMAGE_QUALITY,
     DEFAULT_IMAGE_SIZE,
     DEFAULT_TEXT_MODEL,
     ProviderSettings,
@@ -75,8 +83,9 @@ class OpenAISettings:
     text_model: str = DEFAULT_TEXT_MODEL
     image_model: str = DEFAULT_IMAGE_MODEL
     image_size: str | None = DEFAULT_IMAGE_SIZE
-    #: None lets the API choose (GPT image models: "auto")
-    image_quality: str | None = DEFAULT_IMAGE_QUALITY
+    #: None: the model family's default (``models.DEFAULT_QUALITY``), or none sent at all
+    #: for a model of no known family
+    image_quality: str | None = None
     #: seconds one text attempt may take before it counts as a timeout
     text_timeout_s: float = 120.0
     #: seconds one image attempt may take (image models are slow)
@@ -117,7 +126,13 @@ class OpenAIProvider:
         base_url: str | None = None,
         client: AsyncOpenAI | None = None,
     ) -> None:
-        self.settings = settings or OpenAISettings()
+        settings = settings or OpenAISettings()
+        if settings.image_quality is None:
+            settings = replace(settings, image_quality=default_quality(settings.image_model))
+        # Refused before anything is written: a size the model does not take would fail
+        # every image step, one paid-for attempt at a time.
+        check_image_settings(settings.image_model, settings.image_size, settings.image_quality)
+        self.settings = settings
         self.text_model: str | None = self.settings.text_model
         self.image_model: str | None = self.settings.image_model
         self.image_size: str | None = self.settings.image_size
@@ -223,6 +238,18 @@ class OpenAIProvider:
         extra: dict[str, Any] = {}
         if settings.max_completion_tokens is not None:
             extra["max_completion_tokens"] = settings.max_completion_tokens
+        response_format: Any = model_type
+        if is_fine_tuned(settings.text_model):
+            # Fine-tunes refuse pattern/minItems/maxItems in a strict schema; the reply is
+            # still validated against the full model below (and invalid output retried).
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": model_type.__name__,
+                    "schema": for_fine_tuned(to_strict_json_schema(model_type)),
+                    "strict": True,
+                },
+            }
         started = time.perf_counter()
         try:
             raw = await self._client.chat.completions.with_raw_response.parse(
@@ -231,7 +258,7 @@ class OpenAIProvider:
                     {"role": "system", "content": SYSTEM_PROMPT},
                     {"role": "user", "content": prompt},
                 ],
-                response_format=model_type,
+                response_format=response_format,
                 extra_headers={STEP_HEADER: step},
                 timeout=settings.text_timeout_s,
                 **extra,
@@ -292,11 +319,17 @@ class OpenAIProvider:
                 status=200,
                 billed=call,
             )
-        if message.parsed is None:
+        parsed: Any = message.parsed
+        if parsed is None and response_format is not model_type and message.content:
+            try:
+                parsed = model_type.model_validate_json(message.content)
+            except pydantic.ValidationError as exc:
+                raise self._invalid(exc, call) from exc
+        if parsed is None:
             raise ProviderError(
                 "invalid_output", "the reply has no structured content", status=200, billed=call
             )
-        return message.parsed, call
+        return parsed, call
 
     def _by_language(self, parsed: Any, languages: tuple[str, ...], call: CallInfo) -> dict[str, Any]:
         """Keys the localized items by language; every language exactly once."""
@@ -339,9 +372,11 @@ class OpenAIProvider:
                 factual=factual[:400],
             )
         room = request.room
+        title = _primary(room.name) if room else ""
         return ROOM_IMAGE_PROMPT.format(
             **common,
-            room_name=(_primary(room.name) if room else "") or request.room_type.name,
+            room_type=with_article(request.room_type.name),
+            profile_title=f' (the room profile "{title}")' if title else "",
             key_pieces=", ".join(room.key_pieces) if room and room.key_pieces else "as the style suggests",
             materials=", ".join(room.materials) if room and room.materials else "as the style suggests",
         )
@@ -355,7 +390,7 @@ class OpenAIProvider:
             kwargs["size"] = settings.image_size
         if settings.image_quality:
             kwargs["quality"] = settings.image_quality
-        if settings.image_model.startswith("dall-e"):
+        if (image_family(settings.image_model) or "").startswith("dall-e"):
             # DALL·E answers with URLs unless asked; GPT image models reject the parameter.
             kwargs["response_format"] = "b64_json"
         started = time.perf_counter()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from genjournal.testing.fake_openai.config import Request, tokens
 from genjournal.testing.fake_openai.errors import Drop, Reply
+from genjournal.testing.fake_openai.models import refuse_unknown
 from genjournal.testing.fake_openai.schema import SchemaFaker, break_schema, response_schema
 
 if TYPE_CHECKING:
@@ -22,9 +23,12 @@ def answer(
     model, messages, prompt = req.model, body.get("messages"), req.prompt
     if not model:
         raise Reply(400, "you must provide a model parameter", outcome="400", param="model")
+    refuse_unknown(str(model), app.extra_models)
     if not isinstance(messages, list) or not messages:
         raise Reply(400, "[] is too short - 'messages'", outcome="400", param="messages")
-    schema, schema_name = response_schema(body.get("response_format"))
+    schema, schema_name = response_schema(
+        body.get("response_format"), fine_tuned=str(model).startswith("ft:")
+    )
     fault, headers = app.decide(req)
     if fault is not None:
         app.error_fault(fault, req, headers)

@@ -12,7 +12,7 @@ STEP_HEADER = "X-Genjournal-Step"
 #: every fault a request can be given; the per-family probabilities use these names
 FAULTS: tuple[str, ...] = (
     "429", "500", "drop", "hang", "malformed", "schema", "refusal", "length", "content_filter",
-    "quota",
+    "quota", "billing_hard_limit", "billing_not_active", "unverified",
 )  # fmt: skip
 TEXT_ONLY = frozenset({"schema", "refusal", "length"})
 #: outcomes the real API bills: the model ran, whatever it produced

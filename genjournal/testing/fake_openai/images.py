@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from generator.png import encode_png
 from genjournal.testing.fake_openai.config import TEXT_ONLY, Request, tokens
 from genjournal.testing.fake_openai.errors import Drop, Reply
+from genjournal.testing.fake_openai.models import check_image_options, refuse_unknown
 
 if TYPE_CHECKING:
     from genjournal.testing.fake_openai.server import FakeOpenAI
@@ -58,7 +59,8 @@ def answer(
 ) -> tuple[dict[str, Any], dict[str, str], str]:
     """Answers an image generation request; raises Reply/Drop for faults."""
     app.gate(api_key)
-    model, prompt = str(req.model), req.prompt
+    # The spec: "Defaults to dall-e-2 unless a parameter specific to the GPT image models is used".
+    model, prompt = str(req.model or "dall-e-2"), req.prompt
     if not prompt.strip():
         raise Reply(
             400,
@@ -67,6 +69,7 @@ def answer(
             param="prompt",
             code="missing_required_parameter",
         )
+    refuse_unknown(model, app.extra_models)
     gpt_image = str(model).startswith("gpt-image")
     if gpt_image and "response_format" in body:
         raise Reply(
@@ -96,6 +99,7 @@ def answer(
             param="size",
             code="invalid_value",
         )
+    check_image_options(model, body.get("size"), body.get("quality"))
     size = (int(match.group(1)), int(match.group(2))) if match else (1024, 1024)
     quality = str(body.get("quality") or "auto")
     quality = {"auto": "medium", "standard": "medium", "hd": "high"}.get(quality, quality)

@@ -42,6 +42,11 @@ def _singular(name: str) -> str:
     return base[:-1] if base.endswith("s") else base
 
 
+# How a schema sent without pattern/minItems/maxItems (fine-tuned models) states them.
+_ITEMS_HINT = re.compile(r"\((?:exactly (\d+)|(\d+) to (\d+)) items?\)")
+_PATTERN_HINT = re.compile(r"\(matching (\S+)\)")
+
+
 def _sample_regex(pattern: str, rng: random.Random) -> str | None:
     """Returns a string matching the pattern (a common subset of regex), or None."""
     try:
@@ -181,8 +186,12 @@ class SchemaFaker:
                 )
             return obj
         if kind == "array":
-            low = int(schema.get("minItems", 0))
-            high = int(schema.get("maxItems", max(low, 5)))
+            # A model reads the description too: "(exactly 2 items)", "(3 to 8 items)".
+            hinted = _ITEMS_HINT.search(str(schema.get("description", "")))
+            hint_low = int(hinted.group(1) or hinted.group(2)) if hinted else 0
+            hint_high = int(hinted.group(3) or hinted.group(1)) if hinted else 5
+            low = int(schema.get("minItems", hint_low))
+            high = int(schema.get("maxItems", max(low, hint_high)))
             count = max(low, min(high, 3 + self.rng.randint(0, 2)))
             item_name = _singular(name)
             items = schema.get("items", {})
@@ -213,6 +222,9 @@ class SchemaFaker:
         siblings: dict[str, Any],
     ) -> str:
         pattern = schema.get("pattern")
+        hinted = _PATTERN_HINT.search(str(schema.get("description", "")))
+        if pattern is None and hinted is not None:
+            pattern = hinted.group(1)
         if isinstance(pattern, str):
             sampled = _sample_regex(pattern, self.rng)
             if sampled is not None:
@@ -249,15 +261,59 @@ class SchemaFaker:
         return f"{tag}{label.capitalize()} for {self.subject}: {m} and {k}."
 
 
-def strict_schema_problem(schema: dict[str, Any]) -> str | None:
-    """Returns why a schema breaks OpenAI's strict-mode rules, or None when it complies."""
+#: the keywords a strict schema may use (OpenAI's Structured Outputs guide, "Supported schemas")
+STRICT_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "items", "anyOf", "$ref",
+        "$defs", "definitions", "enum", "const", "description", "title",
+        "pattern", "format",  # strings
+        "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",  # numbers
+        "minItems", "maxItems",  # arrays
+    }
+)  # fmt: skip
+#: keywords fine-tuned models do not take in a strict schema
+FINE_TUNED_REFUSED = frozenset({"pattern", "minItems", "maxItems"})
+MAX_NESTING = 10
+MAX_PROPERTIES = 5000
+MAX_ENUM_VALUES = 1000
+#: a single string enum with more than 250 values may total at most this many characters
+MAX_ENUM_CHARS = 15_000
 
-    def walk(node: Any, where: tuple[str, ...]) -> str | None:
+
+def strict_schema_problem(schema: dict[str, Any], *, fine_tuned: bool = False) -> str | None:
+    """Returns why a schema breaks OpenAI's strict-mode rules, or None when it complies."""
+    counts = {"properties": 0, "enum": 0}
+
+    def walk(node: Any, where: tuple[str, ...], depth: int) -> str | None:
         """Returns the first strict-mode problem under a node."""
         if not isinstance(node, dict):
             return None
+        for key in node:
+            if key not in STRICT_KEYWORDS:
+                return f"In context={where}, '{key}' is not permitted."
+            if fine_tuned and key in FINE_TUNED_REFUSED:
+                return f"In context={where}, '{key}' is not permitted for fine-tuned models."
+        if "$ref" in node and len(node) > 1:
+            others = sorted(k for k in node if k != "$ref")
+            return f"In context={where}, $ref cannot have keywords {{{', '.join(repr(k) for k in others)}}}."
+        if depth > MAX_NESTING:
+            return f"In context={where}, the schema exceeds the maximum nesting depth of {MAX_NESTING}."
+        if isinstance(node.get("enum"), list):
+            values = node["enum"]
+            counts["enum"] += len(values)
+            if counts["enum"] > MAX_ENUM_VALUES:
+                return f"In context={where}, the schema has more than {MAX_ENUM_VALUES} enum values."
+            text = [v for v in values if isinstance(v, str)]
+            if len(text) > 250 and sum(map(len, text)) > MAX_ENUM_CHARS:
+                return (
+                    f"In context={where}, an enum with more than 250 values may total at most "
+                    f"{MAX_ENUM_CHARS} characters."
+                )
         if node.get("type") == "object" or "properties" in node:
             props = node.get("properties") or {}
+            counts["properties"] += len(props)
+            if counts["properties"] > MAX_PROPERTIES:
+                return f"the schema has more than {MAX_PROPERTIES} object properties."
             if node.get("additionalProperties") is not False:
                 return (
                     f"In context={where}, 'additionalProperties' is required to be supplied and to be false."
@@ -269,23 +325,22 @@ def strict_schema_problem(schema: dict[str, Any]) -> str | None:
                     f"including every key in properties. Missing '{missing[0]}'."
                 )
             for key, sub in props.items():
-                if (found := walk(sub, (*where, "properties", key))) is not None:
+                if (found := walk(sub, (*where, "properties", key), depth + 1)) is not None:
                     return found
-        for key in ("items",):
-            if (found := walk(node.get(key), (*where, key))) is not None:
+        if (found := walk(node.get("items"), (*where, "items"), depth + 1)) is not None:
+            return found
+        for i, sub in enumerate(node.get("anyOf") or []):
+            if (found := walk(sub, (*where, "anyOf", str(i)), depth)) is not None:
                 return found
-        for key in ("anyOf", "allOf"):
-            for i, sub in enumerate(node.get(key) or []):
-                if (found := walk(sub, (*where, key, str(i)))) is not None:
+        for defs in ("$defs", "definitions"):
+            for name, sub in (node.get(defs) or {}).items():
+                if (found := walk(sub, (*where, defs, name), 1)) is not None:
                     return found
-        for name, sub in (node.get("$defs") or {}).items():
-            if (found := walk(sub, (*where, "$defs", name))) is not None:
-                return found
         return None
 
     if schema.get("type") != "object":
         return "the root schema must be an object (type: object), not anyOf or another type."
-    return walk(schema, ())
+    return walk(schema, (), 1)
 
 
 def prompt_text(messages: Any) -> str:
@@ -299,7 +354,9 @@ def prompt_text(messages: Any) -> str:
     return "\n".join(parts)
 
 
-def response_schema(response_format: Any) -> tuple[dict[str, Any] | None, str | None]:
+def response_schema(
+    response_format: Any, *, fine_tuned: bool = False
+) -> tuple[dict[str, Any] | None, str | None]:
     if response_format is None:
         return None, None
     if not isinstance(response_format, dict) or response_format.get("type") not in (
@@ -330,7 +387,7 @@ def response_schema(response_format: Any) -> tuple[dict[str, Any] | None, str | 
             param="response_format",
         )
     if spec.get("strict"):  # type: ignore[union-attr]  # a dict: schema came from it
-        problem = strict_schema_problem(schema)
+        problem = strict_schema_problem(schema, fine_tuned=fine_tuned)
         if problem:
             raise Reply(
                 400,

@@ -28,6 +28,19 @@ from genjournal.testing.fake_openai.ledger import LedgerEntry
 from genjournal.testing.fake_openai.limits import Bucket, go_duration, retry_headers
 from genjournal.testing.fake_openai.schema import prompt_text
 
+#: the organization the fake's messages name
+ORGANIZATION = "org-fake000000000000000000"
+
+
+def rate_limit_message(req: Request, limit: int, wait_s: float) -> str:
+    """Returns a 429's text as the real API words it (the unit follows the endpoint)."""
+    unit = "images per min (IPM)" if req.family == "image" else "requests per min (RPM)"
+    return (
+        f"Rate limit reached for {req.model} in organization {ORGANIZATION} on {unit}: Limit {limit}, "
+        f"Used {limit}, Requested 1. Please try again in {go_duration(wait_s)}. Visit "
+        "https://platform.openai.com/account/rate-limits to learn more."
+    )
+
 
 class FakeOpenAI:
     """Runs the fake OpenAI server on 127.0.0.1 in a background thread."""
@@ -40,6 +53,7 @@ class FakeOpenAI:
         image: EndpointConfig | dict[str, Any] | None = None,
         rules: list[Rule | dict[str, Any]] | tuple[Rule | dict[str, Any], ...] = (),
         bad_keys: tuple[str, ...] | list[str] = (),
+        extra_models: tuple[str, ...] | list[str] = (),
         burst_s: float = 1.0,
         hang_s: float = 30.0,
         image_px: int = 64,
@@ -58,6 +72,8 @@ class FakeOpenAI:
         }
         self.rules: list[Rule] = []
         self.bad_keys: set[str] = set()
+        #: models served besides the API's own (``models.TEXT_MODELS``, ``IMAGE_MODELS``)
+        self.extra_models: tuple[str, ...] = ()
         self._outage_until = 0.0
         self._occurrences: dict[tuple[str, str], int] = {}
         self._buckets: dict[Family, Bucket] = {}
@@ -69,6 +85,7 @@ class FakeOpenAI:
                 "image": as_dict(image),
                 "rules": [asdict(r) if isinstance(r, Rule) else r for r in rules],
                 "bad_keys": list(bad_keys),
+                "extra_models": list(extra_models),
             }
         )
         self._httpd = FakeHTTPServer((host, port), Handler)
@@ -134,6 +151,7 @@ class FakeOpenAI:
             "rules",
             "add_rules",
             "bad_keys",
+            "extra_models",
             "outage_s",
             "clear",
             "burst_s",
@@ -163,6 +181,8 @@ class FakeOpenAI:
             self.rules.extend(Rule(**r) for r in patch.get("add_rules", ()))
             if "bad_keys" in patch:
                 self.bad_keys = set(patch["bad_keys"])
+            if "extra_models" in patch:
+                self.extra_models = tuple(str(m) for m in patch["extra_models"])
             if patch.get("outage_s"):
                 self._outage_until = time.monotonic() + float(patch["outage_s"])
             return self._settings_locked()
@@ -341,11 +361,10 @@ class FakeOpenAI:
             return forced, {}
         admitted, headers, wait = self._rate_headers(req.family)
         if not admitted:
-            limit = str(self.endpoints[req.family].rpm)
+            limit = self.endpoints[req.family].rpm or NOMINAL_RPM
             raise Reply(
                 429,
-                f"Rate limit reached for requests on {req.model} (per minute): Limit "
-                f"{limit}, Used {limit}, Requested 1. Please try again in {go_duration(wait)}.",
+                rate_limit_message(req, limit, wait),
                 outcome="429",
                 code="rate_limit_exceeded",
                 err_type="requests",
@@ -365,7 +384,7 @@ class FakeOpenAI:
         if fault == "429":
             raise Reply(
                 429,
-                "Rate limit reached (injected). Please try again later.",
+                rate_limit_message(req, config.rpm or NOMINAL_RPM, config.retry_after_s),
                 outcome="429",
                 code="rate_limit_exceeded",
                 err_type="requests",
@@ -385,6 +404,37 @@ class FakeOpenAI:
                 headers=headers,
                 fault=fault,
             )
+        if fault == "billing_hard_limit":
+            # As the images endpoint answers when the account's hard limit is spent.
+            raise Reply(
+                400,
+                "Billing hard limit has been reached",
+                outcome="400",
+                code="billing_hard_limit_reached",
+                err_type="image_generation_user_error" if req.family == "image" else "invalid_request_error",
+                headers=headers,
+                fault=fault,
+            )
+        if fault == "billing_not_active":
+            raise Reply(
+                429,
+                "Your account is not active, please check your billing details on our website.",
+                outcome="429",
+                code="billing_not_active",
+                err_type="billing_not_active",
+                headers=headers,
+                fault=fault,
+            )
+        if fault == "unverified":
+            raise Reply(
+                403,
+                f"Your organization must be verified to use the model `{req.model}`. Please go to: "
+                "https://platform.openai.com/settings/organization/general and click on Verify "
+                "Organization. If you just verified, it can take up to 15 minutes for access to propagate.",
+                outcome="403",
+                headers=headers,
+                fault=fault,
+            )
         if fault == "500":
             raise Reply(
                 500,
@@ -399,7 +449,8 @@ class FakeOpenAI:
         if fault == "content_filter" and req.family == "image":
             raise Reply(
                 400,
-                "Your request was rejected as a result of our safety system.",
+                "Your request was rejected as a result of our safety system. Your request may "
+                "contain content that is not allowed by our safety system.",
                 outcome="content_filter",
                 code="moderation_blocked",
                 err_type="image_generation_user_error",

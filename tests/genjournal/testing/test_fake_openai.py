@@ -178,7 +178,7 @@ def test_images_are_real_distinct_pngs_honouring_n_and_size() -> None:
 
 def test_response_format_is_refused_for_gpt_image_models_only() -> None:
     """GPT image models reject response_format with a 400; DALL·E models accept it."""
-    with FakeOpenAI() as server:
+    with FakeOpenAI(extra_models=["dall-e-3"]) as server:  # retired, served here for its rules
         status, _, body = post(
             server,
             "/v1/images/generations",
@@ -326,7 +326,7 @@ def test_runs_as_a_subprocess_printing_its_url() -> None:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", base_url)
         request = urllib.request.Request(
             base_url + "/images/generations",
-            json.dumps({"prompt": "x"}).encode(),
+            json.dumps({"model": "gpt-image-2", "prompt": "x"}).encode(),
             {"Authorization": "Bearer k", "Content-Type": "application/json"},
         )
         with pytest.raises(urllib.error.HTTPError) as failure:
