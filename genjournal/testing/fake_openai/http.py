@@ -148,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         except Reply as fail:
             fail.headers.setdefault("x-request-id", req.request_id)
             app.record("POST", path, req, fail.status, fail.outcome, fail.fault)
+            app.keep_exchange(path, body, fail.status, fail.body)
             self._send(fail.status, fail.body, fail.headers)
             return
         except Drop as drop:
@@ -157,6 +158,7 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         app.record("POST", path, req, 200, outcome, outcome if outcome != "ok" else None)
+        app.keep_exchange(path, body, 200, reply)
         processing = int(app.endpoints[req.family].latency_ms)
         self._send(
             200,

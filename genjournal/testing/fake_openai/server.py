@@ -6,7 +6,7 @@ import hashlib
 import random
 import threading
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,17 @@ from genjournal.testing.fake_openai.http import FakeHTTPServer, Handler
 from genjournal.testing.fake_openai.ledger import LedgerEntry
 from genjournal.testing.fake_openai.limits import Bucket, go_duration, retry_headers
 from genjournal.testing.fake_openai.schema import prompt_text
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One API request body and the reply body the fake sent for it."""
+
+    path: str
+    request: dict[str, Any]
+    status: int
+    reply: Any
+
 
 #: the organization the fake's messages name
 ORGANIZATION = "org-fake000000000000000000"
@@ -54,6 +65,7 @@ class FakeOpenAI:
         rules: list[Rule | dict[str, Any]] | tuple[Rule | dict[str, Any], ...] = (),
         bad_keys: tuple[str, ...] | list[str] = (),
         extra_models: tuple[str, ...] | list[str] = (),
+        record_exchanges: bool = False,
         burst_s: float = 1.0,
         hang_s: float = 30.0,
         image_px: int = 64,
@@ -74,6 +86,9 @@ class FakeOpenAI:
         self.bad_keys: set[str] = set()
         #: models served besides the API's own (``models.TEXT_MODELS``, ``IMAGE_MODELS``)
         self.extra_models: tuple[str, ...] = ()
+        #: keep every API request body and the reply sent (for contract tests against the spec)
+        self.record_exchanges = record_exchanges
+        self._exchanges: list[Exchange] = []
         self._outage_until = 0.0
         self._occurrences: dict[tuple[str, str], int] = {}
         self._buckets: dict[Family, Bucket] = {}
@@ -229,6 +244,19 @@ class FakeOpenAI:
             "bad_keys": len(self.bad_keys),
             "outage_remaining_s": max(0.0, round(self._outage_until - time.monotonic(), 3)),
         }
+
+    # --- exchanges (kept only with ``record_exchanges``)
+
+    def keep_exchange(self, path: str, request: dict[str, Any], status: int, reply: Any) -> None:
+        """Keeps one API request body and the reply sent for it."""
+        if self.record_exchanges:
+            with self._lock:
+                self._exchanges.append(Exchange(path, request, status, reply))
+
+    def exchanges(self) -> list[Exchange]:
+        """Returns every kept (path, request body, status, reply body), in order."""
+        with self._lock:
+            return list(self._exchanges)
 
     # --- ledger
 
