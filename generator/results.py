@@ -86,6 +86,10 @@ def step_meta(provider: Provider, step: Step, call: CallInfo | None, attempts: A
         latency_ms=call.latency_ms if call else None,
         attempts=attempts.attempts,
         request_id=call.request_id if call else None,
+        request_id_source=call.request_id_source if call else None,
+        gateway_retries=call.gateway_retries if call else None,
+        input_image_tokens=_sum([c.input_image_tokens for c in billed]),
+        output_text_tokens=_sum([c.output_text_tokens for c in billed]),
     )
 
 

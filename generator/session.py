@@ -65,9 +65,13 @@ class RunSettings:
                     f"--subcategory {slug!r} is not in the plan ({self.plan.source}); known: {shown}"
                 )
 
-    def recorded(self, provider: Provider) -> dict[str, Any]:
-        """Returns the settings ``RunStarted`` records (the provider's resolved image options)."""
-        return {
+    def recorded(self, provider: Provider, gateway: str | None = None) -> dict[str, Any]:
+        """Returns the settings ``RunStarted`` records (the provider's resolved image options).
+
+        ``gateway`` names a gateway the provider recognised in front of the API (recorded
+        only when there is one: its retries are calls the journal cannot see).
+        """
+        recorded: dict[str, Any] = {
             "concurrency": self.concurrency,
             "max_attempts": self.max_attempts,
             "limit": self.limit,
@@ -79,6 +83,9 @@ class RunSettings:
             "ipm": self.ipm,
             "budget_usd": self.budget_usd,
         }
+        if gateway is not None:
+            recorded["gateway"] = gateway
+        return recorded
 
 
 def choose_provider(requested: str | None) -> tuple[ProviderName, str | None]:
@@ -132,6 +139,7 @@ async def _run(
         store.acquire_lease(lease)
         try:
             views = open_views(store)
+            gateway = await _probe_gateway(provider)
             if budget is not None:
                 budget.attach(store, settings.plan)
             runner = Runner(
@@ -146,7 +154,7 @@ async def _run(
                     only_failed=settings.only_failed,
                     concurrency=settings.concurrency,
                     max_attempts=settings.max_attempts,
-                    settings=settings.recorded(provider),
+                    settings=settings.recorded(provider, gateway),
                 ),
                 reporter=reporter,
                 limiters={
@@ -176,6 +184,15 @@ async def _run(
         if views is not None:
             views.close()
         store.close()
+
+
+async def _probe_gateway(provider: Provider) -> str | None:
+    """Returns the name of a gateway the provider sees in front of the API (it warns once)."""
+    probe = getattr(provider, "probe", None)
+    if probe is None:
+        return None
+    found = await probe()
+    return None if found is None else str(found.name)
 
 
 def refuse_orphaned_images(location: Location) -> None:

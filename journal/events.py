@@ -65,6 +65,15 @@ class Meta(Frozen):
     latency_ms: int | None = Field(default=None, ge=0)
     attempts: int | None = Field(default=None, ge=0)
     request_id: str | None = None
+    #: where ``request_id`` was read: ``x-request-id``, a gateway's header, or ``body.id``
+    request_id_source: str | None = None
+    #: upstream retries a gateway made behind the answering attempt (LiteLLM says so);
+    #: each may have been billed, and none is in ``attempts``
+    gateway_retries: int | None = Field(default=None, ge=0)
+    #: of ``input_tokens``, those that were image tokens (priced at their own rate)
+    input_image_tokens: int | None = Field(default=None, ge=0)
+    #: of ``output_tokens``, those that were text tokens (priced at their own rate)
+    output_text_tokens: int | None = Field(default=None, ge=0)
 
 
 # --- payload building blocks -------------------------------------------------------

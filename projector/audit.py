@@ -605,12 +605,13 @@ class _Line:
         self.usd = 0.0
         self.unpriced = [0, 0, 0, 0]  # steps, input tokens, output tokens, images
         self.unknown: set[str] = set()
+        self.priced_by: set[str] = set()
 
     def add(
         self, prices: PriceTable, model: str, day: str, size: str, quality: str, sums: Sequence[int]
     ) -> None:
         """Adds one row of usage sums, priced with the table."""
-        steps, _, _, _, input_tokens, output_tokens, images, unmetered = sums
+        steps, _, _, _, input_tokens, output_tokens, images, unmetered, image_in, text_out = sums
         for i, value in enumerate(sums):
             self.sums[i] += value or 0
         cost = prices.cost(
@@ -621,6 +622,8 @@ class _Line:
             unmetered_images=unmetered,
             image_size=size or None,
             image_quality=quality or None,
+            input_image_tokens=image_in,
+            output_text_tokens=text_out,
         )
         if cost is None:
             self.unpriced[0] += steps
@@ -634,6 +637,11 @@ class _Line:
             self.unknown.add(label)
         else:
             self.usd += cost
+            price = prices.lookup(model or None, day)
+            if price is not None and (input_tokens or output_tokens):
+                self.priced_by.add(price.source)
+            if price is not None and unmetered:
+                self.priced_by.add(price.images_source or price.source)
 
     def merge(self, other: _Line) -> None:
         """Adds another line into this one."""
@@ -643,6 +651,7 @@ class _Line:
             self.unpriced[i] += value
         self.usd += other.usd
         self.unknown |= other.unknown
+        self.priced_by |= other.priced_by
 
     def line(self) -> CostLine:
         """Returns the line as a report model."""
@@ -666,4 +675,5 @@ class _Line:
                 images=self.unpriced[3],
             ),
             unknown_models=sorted(self.unknown),
+            priced_by=sorted(self.priced_by),
         )

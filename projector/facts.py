@@ -8,8 +8,10 @@ commit as the projection checkpoint:
   the event, ``kind`` is ``text`` or ``image``, and ``""`` stands for "not recorded".
   The counters (``COST_FIELDS``): outcome events (``steps``), failure events, failure
   events that carry usage (the provider billed them), attempts, input and output
-  tokens, images, and ``unmetered_images`` — images whose call reported no token usage
-  (priced per image rather than per token; see ``projector.prices``).
+  tokens, images, ``unmetered_images`` — images whose call reported no token usage
+  (priced per image rather than per token; see ``projector.prices``) — and the parts of
+  the token totals priced at their own rates (``input_image_tokens``,
+  ``output_text_tokens``: GPT image usage details).
 * **run facts** — per ``run:<id>`` stream: when it started and finished, the outcome,
   provider, models and image options, the plan hash, and how many paid calls it
   started (``StepStarted``) per kind. A run's *outcomes* per kind are the ``steps``
@@ -44,6 +46,8 @@ COST_FIELDS = (
     "output_tokens",
     "images",
     "unmetered_images",
+    "input_image_tokens",
+    "output_text_tokens",
 )
 #: the run fact fields, in the order they are stored
 RUN_FIELDS = (
@@ -107,7 +111,7 @@ def apply_style_facts(facts: StyleFacts, event: RawEvent) -> StyleFacts:
         costs = facts["costs"]
         sums = costs.get(key)
         if sums is None:
-            sums = costs[key] = [0, 0, 0, 0, 0, 0, 0, 0]
+            sums = costs[key] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
         images = get("images") or 0
         metered = "input_tokens" in meta or "output_tokens" in meta
         sums[0] += 1
@@ -119,6 +123,8 @@ def apply_style_facts(facts: StyleFacts, event: RawEvent) -> StyleFacts:
         if metered:
             sums[4] += get("input_tokens") or 0
             sums[5] += get("output_tokens") or 0
+            sums[8] += get("input_image_tokens") or 0
+            sums[9] += get("output_text_tokens") or 0
         sums[6] += images
         if images and not metered:
             sums[7] += images

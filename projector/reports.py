@@ -156,6 +156,8 @@ class CostLine(Report):
     usd_priced: float = 0.0
     unpriced: Unpriced = Unpriced()
     unknown_models: list[str] = Field(default_factory=list)
+    #: the price sources (and versions) that priced this line's usage
+    priced_by: list[str] = Field(default_factory=list)
 
 
 class LostCall(Report):

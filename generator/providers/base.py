@@ -84,6 +84,14 @@ class CallInfo:
     image_size: str | None = None
     image_quality: str | None = None
     rate: RateLimitInfo | None = None
+    #: the part of ``input_tokens`` that were image tokens (GPT image usage details)
+    input_image_tokens: int | None = None
+    #: the part of ``output_tokens`` that were text tokens (GPT image usage details)
+    output_text_tokens: int | None = None
+    #: where ``request_id`` was read (a header's name, or ``body.id``)
+    request_id_source: str | None = None
+    #: retries a gateway made upstream behind this attempt, where it says so
+    gateway_retries: int | None = None
 
 
 @dataclass(frozen=True)

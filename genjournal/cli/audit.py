@@ -284,11 +284,13 @@ def _cost_row(line: CostLine) -> list[str]:
         _n(line.output_tokens),
         _n(line.images),
         _usd(line.usd, partial=line.usd_priced),
+        ", ".join(line.priced_by),
     ]
 
 
 def _costs_text(report: CostReport) -> str:
-    rows = [[report.by, "steps", "failed", "billed failed", "tokens in", "tokens out", "images", "cost"]]
+    header = [report.by, "steps", "failed", "billed failed", "tokens in", "tokens out", "images", "cost"]
+    rows = [[*header, "priced by"]]
     rows += [_cost_row(line) for line in report.lines]
     rows.append(_cost_row(report.total))
     lines = [_table(rows, right={1, 2, 3, 4, 5, 6, 7})]
@@ -311,7 +313,8 @@ def _costs_text(report: CostReport) -> str:
     else:
         lines.append("crash overhead: none (no crashed run)")
     lines.append(
-        f"prices: {report.prices.source}, as of {report.prices.as_of} (examples; check your provider's page)"
+        f"prices: {report.prices.source} (a model is priced by the first that knows it;"
+        " --prices FILE puts your own table first)"
     )
     return "\n".join(lines)
 

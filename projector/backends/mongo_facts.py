@@ -79,7 +79,8 @@ def style_facts_of(doc: Mapping[str, Any]) -> StyleFacts:
     costs: dict[tuple[Any, ...], list[int]] = {}
     for row in doc.get("costs") or ():
         key = tuple(row[field] for field in COST_KEY_FIELDS)
-        costs[key] = [int(row[field]) for field in COST_FIELDS]
+        # A field added since the document was written counts 0 (its events predate it).
+        costs[key] = [int(row.get(field) or 0) for field in COST_FIELDS]
     return {"slug": doc["_id"], "version": int(doc["version"]), "costs": costs}
 
 
@@ -301,7 +302,7 @@ class MongoFactsMixin:
                 row["_id"]["model"],
                 row["_id"]["image_size"],
                 row["_id"]["image_quality"],
-                *(int(row[field]) for field in COST_FIELDS),
+                *(int(row.get(field) or 0) for field in COST_FIELDS),
             )
             for row in rows
         ]

@@ -122,7 +122,10 @@ def _has_current_layout(conn: sqlite3.Connection) -> bool | None:
     if not columns:
         return None
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return set(PROGRESS_COLUMNS) <= columns and {"cost_facts", "runs"} <= tables
+    if not (set(PROGRESS_COLUMNS) <= columns and {"cost_facts", "runs"} <= tables):
+        return False
+    cost_columns = {row[1] for row in conn.execute("PRAGMA table_info(cost_facts)")}
+    return set(COST_FIELDS) <= cost_columns
 
 
 def _state_rows(state: ViewState) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import openai
 import pydantic
 
 from generator.providers.base import CallInfo, ErrorKind, ProviderError
+from generator.providers.openai.gateway import request_id
 from generator.providers.openai.headers import (
     parse_limit_hint,
     parse_rate_limit,
@@ -52,7 +53,11 @@ _BILLING_TEXT = re.compile(
 )
 _VERIFY_TEXT = re.compile(r"organization must be verified|verify (?:your )?organization", re.IGNORECASE)
 _MODEL_TEXT = re.compile(r"model [`'\"]?[^\s`'\"]+[`'\"]? does not exist|model_not_found", re.IGNORECASE)
-_CONNECTION_TEXT = re.compile(r"^connection error\.?$", re.IGNORECASE)
+#: LiteLLM's refusal of a model it does not route (a 400 with code "400")
+_GATEWAY_MODEL_TEXT = re.compile(r"invalid model name passed in model=", re.IGNORECASE)
+#: the SDK's word for a reset connection, alone or as a gateway wraps it
+#: ("litellm.InternalServerError: … OpenAIException - Connection error.")
+_CONNECTION_TEXT = re.compile(r"(?:^|- |APIConnectionError: )connection error\.?(?:$|\s)", re.IGNORECASE)
 
 
 def classify(status: int, code: object, err_type: object, message: str, param: object = None) -> ErrorKind:
@@ -74,11 +79,13 @@ def classify(status: int, code: object, err_type: object, message: str, param: o
         return "auth"
     if code == "model_not_found" or (status == 404 and _MODEL_TEXT.search(message)):
         return "settings"
+    if status in (400, 404) and _GATEWAY_MODEL_TEXT.search(message):
+        return "settings"
     if status == 400 and code in _SETTING_CODES and param in _SETTING_PARAMS:
         return "settings"
     if status in (400, 403) and code in _CONTENT_FILTER_CODES:
         return "content_filter"
-    if status >= 500 and _CONNECTION_TEXT.match(message.strip()):
+    if status >= 500 and _CONNECTION_TEXT.search(message.strip()):
         return "connection"  # a gateway's word for an upstream reset: a transport fault
     return _STATUS_KINDS.get(status, "server_error" if status >= 500 else "unknown")
 
@@ -109,13 +116,15 @@ def status_error(exc: openai.APIStatusError, secret: str | None = None) -> Provi
     status = exc.status_code
     headers = exc.response.headers
     body = exc.body if isinstance(exc.body, dict) else {}
-    message = str(body.get("message") or exc.message)
+    # One line: a gateway wraps the upstream's message in its own, across blank lines.
+    message = " ".join(str(body.get("message") or exc.message).split())
     kind = classify(status, exc.code, exc.type, message, exc.param)
     if kind in _KIND_NOTES:
         label = exc.code or exc.type or status
         message = f"{_KIND_NOTES[kind]} ({label}): {message}"
-    if exc.request_id:
-        message = f"{message} (request {exc.request_id})"
+    found_id, _ = request_id(headers, exc.body if isinstance(exc.body, dict) else {})
+    if found_id:
+        message = f"{message} (request {found_id})"
     retry_after = parse_retry_after(headers) if kind in ("rate_limited", "server_error") else None
     rate = parse_rate_limit(headers)
     if kind == "rate_limited":

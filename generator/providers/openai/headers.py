@@ -37,7 +37,9 @@ def parse_duration(text: str | None) -> float | None:
 
 #: the prefix LiteLLM puts before the headers it forwards from the provider
 GATEWAY_PREFIX = "llm_provider-"
-_RETRY_HINT = re.compile(r"(?i)try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)")
+_RETRY_HINT = re.compile(r"(?i)try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)\b")
+#: a gateway's wording: "Try again in 30 seconds" (LiteLLM's cooldown)
+_RETRY_WORDS = re.compile(r"(?i)try again in (\d+(?:\.\d+)?) ?(milliseconds?|seconds?|minutes?)\b")
 _LIMIT_HINT = re.compile(
     r"(?i)on (requests|images|tokens) per (min|day) \((RPM|IPM|TPM|RPD|TPD|IPD)\): Limit (\d+)"
 )
@@ -97,7 +99,14 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 def parse_retry_hint(message: str) -> float | None:
     """Returns the wait a 429's text asks for ("Please try again in 120ms"), or None."""
     found = _RETRY_HINT.search(message)
-    return parse_duration(found.group(1)) if found else None
+    if found:
+        return parse_duration(found.group(1))
+    words = _RETRY_WORDS.search(message)
+    if words is None:
+        return None
+    unit = words.group(2).lower()
+    scale = 0.001 if unit.startswith("milli") else 60.0 if unit.startswith("min") else 1.0
+    return float(words.group(1)) * scale
 
 
 def parse_limit_hint(message: str) -> RateLimitInfo | None:

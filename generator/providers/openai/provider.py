@@ -21,6 +21,7 @@ import binascii
 import json
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, NoReturn
@@ -54,6 +55,14 @@ from generator.providers.base import (
     StyleResult,
 )
 from generator.providers.openai.errors import call_error, invalid_output
+from generator.providers.openai.gateway import (
+    Gateway,
+    GatewayWarning,
+    detect_from_model_list,
+    detect_gateway,
+    gateway_retries,
+    request_id,
+)
 from generator.providers.openai.headers import parse_rate_limit
 from generator.providers.openai.models import (
     check_image_settings,
@@ -74,6 +83,8 @@ from journal.events import Color, Prose, RoomGeneratedData, StyleCreatedData
 from journal.redaction import redact_secrets, redact_url
 
 STEP_HEADER = "X-Genjournal-Step"
+#: OpenAI's own API host: no gateway between us and it
+OPENAI_HOST = "api.openai.com"
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,8 @@ class OpenAIProvider:
                 ) from None
             check_base_url(str(client.base_url))
         self._client = client
+        #: the gateway the replies came through (None: none recognised)
+        self.gateway: Gateway | None = None
 
     def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
         """Returns a short hash of the prompt template used for this kind of call."""
@@ -275,11 +288,14 @@ class OpenAIProvider:
         # Usage comes from the raw body first: a reply that fails to parse was still billed.
         body = _json_body(raw.http_response.content)
         usage = _mapping(body.get("usage"))
+        found_id, id_source = self._seen(raw.headers, body)
         call = CallInfo(
             # The setting, not the reply's snapshot name: costs group and price by it.
             model=settings.text_model,
             latency_ms=latency,
-            request_id=raw.request_id,
+            request_id=found_id,
+            request_id_source=id_source,
+            gateway_retries=gateway_retries(raw.headers),
             input_tokens=_opt_int(usage.get("prompt_tokens")),
             output_tokens=_opt_int(usage.get("completion_tokens")),
             rate=parse_rate_limit(raw.headers),
@@ -416,12 +432,18 @@ class OpenAIProvider:
         usage = _mapping(body.get("usage"))
         raw_data = body.get("data")
         data: list[Any] = raw_data if isinstance(raw_data, list) else []
+        found_id, id_source = self._seen(raw.headers, body)
         call = CallInfo(
             model=settings.image_model,
             latency_ms=latency,
-            request_id=raw.request_id,
+            request_id=found_id,
+            request_id_source=id_source,
+            gateway_retries=gateway_retries(raw.headers),
             input_tokens=_opt_int(usage.get("input_tokens")),
             output_tokens=_opt_int(usage.get("output_tokens")),
+            # GPT image models price input image tokens and output text tokens apart.
+            input_image_tokens=_opt_int(_mapping(usage.get("input_tokens_details")).get("image_tokens")),
+            output_text_tokens=_opt_int(_mapping(usage.get("output_tokens_details")).get("text_tokens")),
             images=len(data) or None,
             image_size=str(body.get("size") or settings.image_size or "") or None,
             image_quality=str(body.get("quality") or settings.image_quality or "") or None,
@@ -460,6 +482,40 @@ class OpenAIProvider:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    # --- what replies say about the path they came by
+
+    def _seen(self, headers: Mapping[str, str], body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """Notes a gateway the reply names; returns its request id and where it was read."""
+        self._note_gateway(headers)
+        return request_id(headers, body)
+
+    def _note_gateway(self, headers: Mapping[str, str], found: Gateway | None = None) -> None:
+        if self.gateway is not None:
+            return
+        found = found or detect_gateway(headers)
+        if found is not None:
+            self.gateway = found
+            warnings.warn(found.warning(), GatewayWarning, stacklevel=2)
+
+    async def probe(self) -> Gateway | None:
+        """Asks the server which models it serves (free), to recognise a gateway before the run.
+
+        Only for a base URL other than OpenAI's own; a probe that fails says nothing (the
+        replies of the run's calls are read for a gateway too).
+        """
+        if urlsplit(str(self._client.base_url)).hostname == OPENAI_HOST:
+            return None
+        try:
+            raw = await self._client.models.with_raw_response.list(timeout=10.0)
+        except openai.APIStatusError as exc:
+            self._note_gateway(exc.response.headers)
+        except Exception:  # a probe never fails the run
+            return self.gateway
+        else:
+            body = _json_body(raw.http_response.content)
+            self._note_gateway(raw.headers, detect_from_model_list(raw.headers, body))
+        return self.gateway
+
     # --- error mapping
 
     def _redact(self, text: str) -> str:
@@ -469,6 +525,8 @@ class OpenAIProvider:
         return invalid_output(exc, call, self._secret)
 
     def _raise_call_error(self, exc: openai.OpenAIError) -> NoReturn:
+        if isinstance(exc, openai.APIStatusError):
+            self._note_gateway(exc.response.headers)
         raise call_error(exc, self._secret) from exc
 
 

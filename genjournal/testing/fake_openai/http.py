@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from genjournal.testing.fake_openai.config import STEP_HEADER
 from genjournal.testing.fake_openai.errors import Drop, Reply
+from genjournal.testing.fake_openai.models import model_list
 
 if TYPE_CHECKING:
     from genjournal.testing.fake_openai.server import FakeOpenAI
@@ -76,6 +77,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, [e.to_dict() for e in app.ledger()])
         elif self.path == "/_faults":
             self._send(200, app.configure({}))
+        elif self.path == "/v1/models":
+            # ListModelsResponse: free, billed nothing, in no ledger.
+            self._send(200, model_list(app.extra_models))
         else:
             self._send(
                 404,

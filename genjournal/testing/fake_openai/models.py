@@ -27,6 +27,17 @@ _GPT_IMAGE_SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
 _GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
 
 
+def model_list(extra: tuple[str, ...] = ()) -> dict[str, object]:
+    """Returns ``GET /v1/models`` as the API answers it (``ListModelsResponse``)."""
+    names = (*TEXT_MODELS, *IMAGE_MODELS, *extra)
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system"} for name in names
+        ],
+    }
+
+
 def served(model: str, extra: tuple[str, ...] = ()) -> bool:
     """Tells whether the fake serves a model (or its snapshot, or a fine-tune of it)."""
     known = set(TEXT_MODELS) | set(IMAGE_MODELS) | set(extra)

@@ -8,6 +8,7 @@ import pytest
 
 from genjournal.testing import samples
 from projector.audit import open_audit_log
+from projector.facts import COST_FIELDS
 from projector.reports import CostReport
 from tests.projector.audit.conftest import (
     FAILED_IMAGE_USD,
@@ -113,18 +114,24 @@ def test_the_offline_provider_costs_zero_not_unknown(audited: Audited) -> None:
     assert report.total.unknown_models == []
 
 
-def test_prices_file_overrides_the_shipped_table(journal_a: Audited, tmp_path: Path) -> None:
-    """--prices FILE prices with that table (here: text only, so images become unknown)."""
+def test_prices_file_overrides_the_models_it_names_and_the_rest_fall_through(
+    journal_a: Audited, tmp_path: Path
+) -> None:
+    """--prices FILE prices the models it lists; others are priced by the layers below it."""
     prices = tmp_path / "prices.toml"
     prices.write_text(
         'version = 1\nas_of = 2026-01-01\n\n[[model]]\nname = "gpt-5.4-mini"\nfrom = 2020-01-01\n'
         "input_per_1m = 1.0\noutput_per_1m = 1.0\n"
     )
     report = CostReport.model_validate(journal_a.cli_json("costs", "--prices", str(prices)))
-    assert report.prices.source == str(prices)
+    assert report.prices.source.startswith(f"{prices}, then genai-prices ")
+    assert report.prices.source.endswith(", then shipped prices.toml")
     lines = {line.key: line for line in report.lines}
     assert lines["gpt-5.4-mini"].usd == pytest.approx(18000 / 1e6)
-    assert lines["dall-e-3"].usd is None
+    assert lines["gpt-5.4-mini"].priced_by == [str(prices)]
+    # DALL·E 3 (retired, per image) is in neither the user's file nor the database.
+    assert lines["dall-e-3"].usd is not None and lines["dall-e-3"].usd > 0
+    assert lines["dall-e-3"].priced_by == ["shipped prices.toml"]
 
 
 def test_a_bad_prices_file_is_one_line_and_exit_2(journal_a: Audited, tmp_path: Path) -> None:
@@ -170,7 +177,7 @@ def test_the_view_store_groups_usage_sums_in_the_database(journal_a: Audited, by
     def summed(rows: list[tuple[object, ...]]) -> dict[tuple[object, ...], list[int]]:
         out: dict[tuple[object, ...], list[int]] = {}
         for row in rows:
-            sums = out.setdefault(tuple(row[:6]), [0] * 8)
+            sums = out.setdefault(tuple(row[:6]), [0] * len(COST_FIELDS))
             for i, value in enumerate(row[6:]):
                 sums[i] += int(value)  # type: ignore[call-overload]
         return out

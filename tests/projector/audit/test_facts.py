@@ -40,6 +40,8 @@ def test_an_outcome_is_summed_under_run_day_kind_model_size_and_quality() -> Non
                 image_size="1024x1024",
                 image_quality="medium",
                 attempts=2,
+                input_image_tokens=40,
+                output_text_tokens=6,
             )
         }
     )
@@ -54,6 +56,8 @@ def test_an_outcome_is_summed_under_run_day_kind_model_size_and_quality() -> Non
             1056,
             1,
             0,
+            40,
+            6,
         ]
     }
 
@@ -77,7 +81,7 @@ def test_images_without_token_usage_are_unmetered() -> None:
     event = samples.image_generated(0)  # offline-image: images=1, no tokens
     facts = apply_style_facts(new_style_facts("style-0"), raw(event, "style:style-0", 1))
     (sums,) = facts["costs"].values()
-    assert sums[6:] == [1, 1]
+    assert sums[6:8] == [1, 1]
 
 
 def test_replaying_an_event_never_counts_it_twice() -> None:
