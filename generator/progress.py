@@ -62,6 +62,24 @@ def describe_step(step: Step, plan: PlanSpec) -> str:
     return f"{room} — image {(step.index or 0) + 1}/{plan.images_per_room}"
 
 
+def describe_pacing(pacing: dict[str, dict[str, Any]]) -> str:
+    """Returns ``text 8 in flight at 570/min (limit 570) · image 17 in flight at 114/min, 2 × 429``."""
+    parts = []
+    for family, pace in pacing.items():
+        rate = pace.get("rate_per_min")
+        limit = pace.get("limit_per_min")
+        text = family
+        if "in_flight" in pace:
+            text += f" {pace['in_flight']} in flight"
+        text += f" at {rate:g}/min" if rate is not None else " unthrottled"
+        if limit is not None and limit != rate:
+            text += f" (limit {limit:g})"
+        if pace.get("rate_limited"):
+            text += f", {pace['rate_limited']} × 429"
+        parts.append(text)
+    return " · ".join(parts)
+
+
 def summary(report: RunReport) -> str:
     """Returns a run's outcome line: ``completed (failed 0, …) — message``."""
     counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))
@@ -125,6 +143,10 @@ class PlainReporter:
         assert self.tally.plan is not None
         self._print(f"{describe_step(step, self.tally.plan)} — FAILED after {attempts} attempts: {error}")
 
+    def pacing(self, pacing: dict[str, dict[str, Any]]) -> None:
+        """Prints the calls in flight and the rate per family (every few seconds)."""
+        self._print(f"pacing: {describe_pacing(pacing)}")
+
     def finished(self, report: RunReport) -> None:
         """Prints the outcome and counts."""
         self._print(f"{report.run_id}: {summary(report)}")
@@ -141,6 +163,13 @@ class JsonLogReporter(PlainReporter):
         self.tally.saved_event(event)
         meta = event.meta.model_dump(exclude_none=True)
         log.info("step.saved", stream=step.stream, step=step.key, type=event.type, **meta)
+
+    def pacing(self, pacing: dict[str, dict[str, Any]]) -> None:
+        """Logs ``pacing`` with every family's figures."""
+        log.info(
+            "pacing",
+            **{f"{family}_{key}": value for family, pace in pacing.items() for key, value in pace.items()},
+        )
 
     def step_failed(self, step: Step, error: ProviderError, attempts: int) -> None:
         """Logs ``step.failed`` with the error kind and status."""
@@ -184,10 +213,18 @@ class RichReporter:
         )
         self.tally = _Tally()
         self.task: Any = None
+        self._pacing = ""
 
     def _info(self, current: str = "") -> str:
         t = self.tally
-        return f"failed {t.failed} · tokens {t.tokens:,} · images {t.images}  {current}"
+        pacing = f"  [{self._pacing}]" if self._pacing else ""
+        return f"failed {t.failed} · tokens {t.tokens:,} · images {t.images}{pacing}  {current}"
+
+    def pacing(self, pacing: dict[str, dict[str, Any]]) -> None:
+        """Shows the calls in flight and the rate per family beside the bar."""
+        self._pacing = describe_pacing(pacing)
+        if self.task is not None:
+            self.progress.update(self.task, info=self._info())
 
     def started(
         self,

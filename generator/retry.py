@@ -51,6 +51,9 @@ class RetryPolicy:
     max_refusal_attempts: int = 2
     #: a retry-after longer than this fails the step now instead of holding a worker
     max_retry_after_s: float = 120.0
+    #: attempts a 429 may add beyond ``max_attempts``: a refusal for pace is not billed
+    #: and says nothing about the step, so it costs a pause, not the step's attempts
+    rate_limited_extra: int = 20
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.max_refusal_attempts < 1:
@@ -62,6 +65,8 @@ class RetryPolicy:
         """Returns how many attempts a step may make when its attempts fail this way."""
         if kind == "refusal":
             return min(self.max_attempts, self.max_refusal_attempts)
+        if kind == "rate_limited":
+            return self.max_attempts + self.rate_limited_extra
         return self.max_attempts
 
     def backoff_s(self, failures: int, rng: random.Random) -> float:
@@ -134,18 +139,18 @@ class Stopped(RetryError):
         self.error = error
 
 
-class _StopSet(Exception):
+class StopRequested(Exception):
     """Signals that the stop event won the race."""
 
 
-async def _unless_stopped(awaitable: Awaitable[R], stop: asyncio.Event | None) -> R:
-    """Returns what ``awaitable`` returns; raises _StopSet if ``stop`` is set first."""
+async def unless_stopped(awaitable: Awaitable[R], stop: asyncio.Event | None) -> R:
+    """Returns what ``awaitable`` returns; raises StopRequested if ``stop`` is set first."""
     if stop is None:
         return await awaitable
     if stop.is_set():
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
-        raise _StopSet
+        raise StopRequested
     work = asyncio.ensure_future(awaitable)
     stopper = asyncio.ensure_future(stop.wait())
     try:
@@ -157,7 +162,7 @@ async def _unless_stopped(awaitable: Awaitable[R], stop: asyncio.Event | None) -
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
     if work.cancelled():
-        raise _StopSet
+        raise StopRequested
     return work.result()  # re-raises what the limiter or the sleep raised
 
 
@@ -181,8 +186,8 @@ async def call_with_retries(
         if stop is not None and stop.is_set():
             raise Stopped(log, last)
         try:
-            sent_at = await _unless_stopped(pacer.acquire(), stop) if pacer is not None else None
-        except _StopSet:
+            sent_at = await unless_stopped(pacer.acquire(), stop) if pacer is not None else None
+        except StopRequested:
             raise Stopped(log, last) from None
         log.attempts += 1
         try:
@@ -201,10 +206,15 @@ async def call_with_retries(
             delay = policy.delay_s(error, log.attempts, rng)
             log.backoff_s += delay
             try:
-                await _unless_stopped(sleep(delay), stop)
-            except _StopSet:
+                await unless_stopped(sleep(delay), stop)
+            except StopRequested:
                 raise Stopped(log, last) from error
             continue
+        except BaseException:
+            # No outcome to learn from (a journal write failed, a cancel): the slot is free.
+            if pacer is not None:
+                pacer.forget(sent_at)
+            raise
         if pacer is not None:
             pacer.observe(result.call, sent_at=sent_at)
         return result, log

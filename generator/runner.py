@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from generator import __version__
+from generator.concurrency import DEFAULT_MAX, AdaptiveConcurrency
 from generator.outcome import EXIT_FAILED, EXIT_USAGE, RunReport, decide_outcome
 from generator.plan import LoadedPlan
 from generator.progress import Reporter
@@ -51,7 +52,7 @@ from generator.providers.base import (
     StyleRequest,
     StyleResult,
 )
-from generator.ratelimit import RateLimiter
+from generator.ratelimit import RateLimiter, link, pace_of
 from generator.replay import JournalProgress, replay_journal, select_steps
 from generator.results import failure_event, step_meta, success_event
 from generator.retry import (
@@ -60,7 +61,9 @@ from generator.retry import (
     RetryPolicy,
     StepFailed,
     Stopped,
+    StopRequested,
     call_with_retries,
+    unless_stopped,
 )
 from generator.steps import Step, plan_steps
 from generator.writer import GroupWriter
@@ -88,8 +91,14 @@ T = TypeVar("T")
 PROJECTION_INTERVAL_S = 0.25
 #: results journaled concurrently while the call slots move on (they take milliseconds)
 PERSIST_BACKLOG = 16
+#: failures that say the server or the network is struggling (the slot count backs off)
+TRANSPORT_KINDS = frozenset({"timeout", "server_error", "connection"})
 #: threads writing image files; fsyncs overlap well up to a few, more only fight over the GIL
 IO_THREADS = 4
+#: how often the progress display shows calls in flight and the rate per family (seconds)
+PACING_REPORT_S = 15.0
+#: calls in flight with the offline provider (no limits: bound by this machine's cores)
+OFFLINE_CONCURRENCY = 4
 HEARTBEAT_INTERVAL_S = 10.0
 
 
@@ -112,7 +121,10 @@ class RunOptions:
     subcategories: list[str] | None = None
     limit: int | None = None
     only_failed: bool = False
-    concurrency: int = 4
+    #: a hard cap on calls in flight per family (``--concurrency``); None: adaptive
+    concurrency: int | None = None
+    #: the safety cap of the adaptive limit (``--max-concurrency``)
+    max_concurrency: int = DEFAULT_MAX
     max_attempts: int = 4
     grace_s: float = 10.0
     settings: dict[str, Any] = field(default_factory=dict)
@@ -147,7 +159,14 @@ class Runner:
         self.plan = plan
         self.options = options
         self.reporter = reporter
-        self.limiters = limiters or {"text": RateLimiter(), "image": RateLimiter()}
+        self.limiters = limiters or {"text": RateLimiter("text"), "image": RateLimiter("image")}
+        if limiters is None:
+            link(self.limiters["text"], self.limiters["image"])
+        #: the calls in flight per family follow its rate limit (Little's law), up to a cap;
+        #: the offline provider has no limits and is bound by this machine's cores
+        cap = options.concurrency or (options.max_concurrency if provider.billable else OFFLINE_CONCURRENCY)
+        self.gates = {kind: AdaptiveConcurrency(limiter, cap=cap) for kind, limiter in self.limiters.items()}
+        self._workers = cap * (2 if options.concurrency is None and provider.billable else 1)
         self.budget = budget
         self.run_id = run_id or new_run_id()
         self.policy = RetryPolicy(max_attempts=options.max_attempts)
@@ -241,6 +260,9 @@ class Runner:
             asyncio.create_task(self._projection_loop(), name="projection"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
         ]
+        shows_pacing = getattr(self.reporter, "pacing", None)
+        if self.provider.billable and shows_pacing is not None:
+            tasks.append(asyncio.create_task(self._pacing_loop(shows_pacing), name="pacing"))
         try:
             await self._schedule(selected, done)
         finally:
@@ -248,6 +270,23 @@ class Runner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return await self._finish(started, selected)
+
+    def pacing(self) -> dict[str, dict[str, Any]]:
+        """Returns what the pacing learned and did, per call family (for RunFinished and progress)."""
+        out: dict[str, dict[str, Any]] = {}
+        shared: RateLimiter | None = None
+        for kind, limiter in self.limiters.items():
+            gate = self.gates[kind]
+            out[kind] = {
+                **pace_of(limiter),
+                "in_flight": gate.in_flight,
+                "peak_in_flight": gate.stats.peak_in_flight,
+                "slots": gate.limit,
+            }
+            shared = shared or limiter.shared
+        if shared is not None:
+            out["shared"] = pace_of(shared)
+        return out
 
     async def _finish(self, started: float, selected: list[Step]) -> RunReport:
         counts = dict(self._counts)
@@ -267,6 +306,7 @@ class Runner:
                         counts=counts,
                         duration_ms=int((time.monotonic() - started) * 1000),
                         message=self.stop_message,
+                        pacing=self.pacing(),
                     ),
                 ),
             )
@@ -300,6 +340,11 @@ class Runner:
                     await self._in_writer(self.projector.catch_up)
                 except Exception as exc:  # the journal is fine; the read model can wait
                     log.warning("projection catch-up failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _pacing_loop(self, show: Callable[[dict[str, dict[str, Any]]], None]) -> None:
+        while True:
+            await asyncio.sleep(PACING_REPORT_S)
+            show(self.pacing())
 
     async def _heartbeat_loop(self) -> None:
         assert self._lease is not None
@@ -388,7 +433,7 @@ class Runner:
                 while len(persisting) > PERSIST_BACKLOG:
                     await asyncio.wait(set(persisting), return_when=asyncio.FIRST_COMPLETED)
 
-        workers = [asyncio.create_task(worker(), name=f"worker-{i}") for i in range(self.options.concurrency)]
+        workers = [asyncio.create_task(worker(), name=f"worker-{i}") for i in range(self._workers)]
         stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
         all_done: asyncio.Future[list[Any]] = asyncio.gather(*workers, return_exceptions=True)
         await asyncio.wait([all_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
@@ -443,24 +488,41 @@ class Runner:
         if step.call_kind in self._refused_kinds:
             self._counts["blocked"] += 1
             return False
+        gate = self.gates[step.call_kind]
+        try:
+            taken_at = await unless_stopped(gate.acquire(), self.stop)
+        except StopRequested:
+            return self._settled(step, None, False)
+        latency_s: float | None = None
+        transport_error = False
         try:
             failpoint("step-before-call")
-            if self.provider.billable:
-                await self._append(
-                    run_stream(self.run_id),
-                    StepStarted(
-                        run_id=self.run_id,
-                        data=StepStartedData(stream=step.stream, step=step.key, kind=step.call_kind),
-                    ),
-                )
+            announced = False
+
+            async def attempt() -> StyleResult | RoomResult | ImageResult:
+                # StepStarted goes out once the rate limiter let the call go: money at risk.
+                nonlocal announced
+                if self.provider.billable and not announced:
+                    announced = True
+                    await self._append(
+                        run_stream(self.run_id),
+                        StepStarted(
+                            run_id=self.run_id,
+                            data=StepStartedData(stream=step.stream, step=step.key, kind=step.call_kind),
+                        ),
+                    )
+                return await self._call(step)
+
             result, attempts = await call_with_retries(
                 step.call_kind,
-                lambda: self._call(step),
+                attempt,
                 policy=self.policy,
                 limiter=self.limiters[step.call_kind],
                 stop=self.stop,
             )
+            latency_s = result.call.latency_ms / 1000
         except StepFailed as failure:
+            transport_error = failure.error.kind in TRANSPORT_KINDS
             meta = self._meta(step, None, failure.log)
             try:
                 await self._append(step.stream, self._failure_event(step, failure.error, meta))
@@ -488,6 +550,9 @@ class Runner:
         except BaseException:
             self._settled(step, None, False)
             raise
+        finally:
+            ok = latency_s is not None
+            gate.release(taken_at, latency_s=latency_s, ok=ok, transport_error=transport_error)
         return self._persist(step, result, attempts)
 
     def _fatal_message(self, step: Step, error: ProviderError) -> str:

@@ -20,12 +20,13 @@ from typing import Any, Literal
 import structlog
 
 from generator.budget import BudgetGuard
+from generator.concurrency import DEFAULT_MAX
 from generator.outcome import EXIT_INTERRUPTED, RunReport
 from generator.plan import LoadedPlan
 from generator.progress import Reporter
 from generator.providers.base import Provider
 from generator.providers.factory import make_provider
-from generator.ratelimit import RateLimiter
+from generator.ratelimit import RateLimiter, link
 from generator.runner import Runner, RunOptions, new_run_id
 from generator.settings import ProviderSettings
 from journal.blobs import BlobStore
@@ -49,7 +50,9 @@ class RunSettings:
     subcategories: tuple[str, ...] = ()
     limit: int | None = None
     only_failed: bool = False
-    concurrency: int = 4
+    #: a hard cap on calls in flight (None: they follow the provider's limits)
+    concurrency: int | None = None
+    max_concurrency: int = DEFAULT_MAX
     max_attempts: int = 4
     rpm: float | None = None
     ipm: float | None = None
@@ -73,6 +76,7 @@ class RunSettings:
         """
         recorded: dict[str, Any] = {
             "concurrency": self.concurrency,
+            "max_concurrency": self.max_concurrency,
             "max_attempts": self.max_attempts,
             "limit": self.limit,
             "subcategories": list(self.subcategories) or None,
@@ -153,14 +157,12 @@ async def _run(
                     limit=settings.limit,
                     only_failed=settings.only_failed,
                     concurrency=settings.concurrency,
+                    max_concurrency=settings.max_concurrency,
                     max_attempts=settings.max_attempts,
                     settings=settings.recorded(provider, gateway),
                 ),
                 reporter=reporter,
-                limiters={
-                    "text": RateLimiter(per_minute=settings.rpm),
-                    "image": RateLimiter(per_minute=settings.ipm),
-                },
+                limiters=_limiters(settings),
                 budget=budget,
                 run_id=run_id,
             )
@@ -184,6 +186,14 @@ async def _run(
         if views is not None:
             views.close()
         store.close()
+
+
+def _limiters(settings: RunSettings) -> dict[str, RateLimiter]:
+    """Returns the run's rate limiters, one per family, linked to detect a shared limit."""
+    text = RateLimiter("text", per_minute=settings.rpm)
+    image = RateLimiter("image", per_minute=settings.ipm)
+    link(text, image)
+    return {"text": text, "image": image}
 
 
 async def _probe_gateway(provider: Provider) -> str | None:

@@ -174,6 +174,10 @@ class RunFinishedData(Frozen):
     counts: dict[str, int] = Field(default_factory=dict)
     duration_ms: int = Field(ge=0)
     message: str | None = None
+    #: what the pacing learned and did, per call family (and ``shared``, when a limit
+    #: over both was detected): the limit per minute it paced under, the calls in flight
+    #: at peak, the 429s, the seconds attempts waited (summed over attempts)
+    pacing: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class StepStartedData(Frozen):

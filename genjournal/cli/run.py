@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from generator.concurrency import DEFAULT_MAX
 from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, location
 
 
@@ -47,10 +48,16 @@ from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, locat
 @click.option("--image-quality", default=None, help="Image quality, e.g. low, medium, high.")
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Hard cap on provider calls in flight (default: as many as the provider's limits use).",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, 1024),
+    default=DEFAULT_MAX,
     show_default=True,
-    help="Provider calls in flight at once.",
+    help="Safety cap on the adaptive calls in flight per call family (sockets, memory).",
 )
 @click.option(
     "--max-attempts",
@@ -96,7 +103,8 @@ def run(
     image_model: str | None,
     image_size: str | None,
     image_quality: str | None,
-    concurrency: int,
+    concurrency: int | None,
+    max_concurrency: int,
     max_attempts: int,
     rpm: float | None,
     ipm: float | None,
@@ -130,6 +138,7 @@ def run(
         limit=limit,
         only_failed=only_failed,
         concurrency=concurrency,
+        max_concurrency=max_concurrency,
         max_attempts=max_attempts,
         rpm=rpm,
         ipm=ipm,

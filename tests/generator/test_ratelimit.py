@@ -82,10 +82,10 @@ def test_headers_set_the_rate_below_the_limit() -> None:
     assert capped.rate == pytest.approx(5.0)
 
 
-def test_a_429_pauses_everyone_and_backs_off_then_creeps_back() -> None:
-    """A 429 pauses everyone and cuts the rate once per burst; successes restore the ceiling."""
+def test_a_429_at_a_known_limit_pauses_everyone_and_cuts_gently_then_recovers() -> None:
+    """Limit known: a 429 pauses everyone and cuts a tenth once per burst, never below half; successes restore it."""
     clock = VirtualClock()
-    pacer = limiter(clock, decrease=0.5, increase=0.1)
+    pacer = limiter(clock, increase=0.1)
     pacer.observe(success(limit=600))
     ceiling = pacer.rate
     assert ceiling == pytest.approx(9.5)
@@ -94,20 +94,42 @@ def test_a_429_pauses_everyone_and_backs_off_then_creeps_back() -> None:
     pacer.observe(limited)
     pacer.observe(limited)  # the same burst: no second cut
     assert pacer.paused_for == pytest.approx(2.0)
-    assert pacer.rate == pytest.approx(ceiling * 0.5)
+    assert pacer.rate == pytest.approx(ceiling * 0.9)
     assert pacer.stats.decreases == 1
+    for _ in range(20):  # 429s for requests sent after each cut: each is news
+        clock.now += 1.0
+        pacer.observe(limited, sent_at=clock.now - 0.1)
+    assert pacer.rate == pytest.approx(ceiling * 0.5)  # compounded, but never below half
 
     async def first() -> None:
         await pacer.acquire()
 
     asyncio.run(first())
-    assert clock.now >= 1002.0
+    assert clock.now >= 1022.0
     rates: list[float] = []
     for _ in range(20):
         pacer.observe(success(limit=600))
         rates.append(pacer.rate or 0.0)
     assert rates == sorted(rates)
     assert pacer.rate == pytest.approx(ceiling)
+
+
+def test_one_early_429_with_nothing_known_keeps_the_rate_that_was_in_flight() -> None:
+    """Multi-second calls, no headers: the first 429's rate comes from the calls in flight, not a 2 s count."""
+    clock = VirtualClock()
+    pacer = limiter(clock)
+
+    async def send(n: int) -> list[float]:
+        return [await pacer.acquire() for _ in range(n)]
+
+    sent = asyncio.run(send(16))  # 16 image calls out at once, none answered yet
+    clock.now += 6.0
+    for stamp in sent[:3]:
+        pacer.observe(CallInfo(model="m", latency_ms=6000), sent_at=stamp)
+    pacer.observe(ProviderError("rate_limited", "slow", status=429), sent_at=sent[3])
+    # 12 still out after ~6 s each: ~2 calls a second were being sent, not 0.05.
+    assert pacer.rate is not None
+    assert pacer.rate > 1.0
 
 
 def test_without_headers_a_429_sets_a_rate_from_what_was_served() -> None:

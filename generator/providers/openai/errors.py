@@ -8,6 +8,7 @@ own key, so no error can carry it into an event or a log.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import openai
 import pydantic
@@ -130,7 +131,17 @@ def status_error(exc: openai.APIStatusError, secret: str | None = None) -> Provi
     if kind == "rate_limited":
         # Image 429s may carry no headers at all: their text still says how long, and the limit.
         retry_after = retry_after if retry_after is not None else parse_retry_hint(message)
-        rate = rate or parse_limit_hint(message)
+        # The limit the refusal states wins over the headers' (a gateway's key-level limit
+        # refuses us while the upstream's headers still report the upstream's).
+        stated = parse_limit_hint(message)
+        if stated is not None and (rate is None or (rate.limit_requests or 0) > (stated.limit_requests or 0)):
+            rate = (
+                stated
+                if rate is None
+                else replace(rate, limit_requests=stated.limit_requests, remaining_requests=0)
+            )
+        if stated is not None and stated.limit_tokens and rate is not None and rate.limit_tokens is None:
+            rate = replace(rate, limit_tokens=stated.limit_tokens, remaining_tokens=0)
     return ProviderError(
         kind,
         _redact(message, secret),

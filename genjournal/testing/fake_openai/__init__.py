@@ -15,10 +15,14 @@ It speaks the two endpoints genjournal pays for, honestly enough that the real
 
 Faults, configurable at construction, in-process and over ``POST /_faults``: per-family
 probabilities (``429``, ``500``, ``drop``, ``hang``, ``malformed``, ``schema``,
-``refusal``, ``length``, ``content_filter``, ``quota``), latency per family, per-prompt rules
-(matched against the ``X-Genjournal-Step`` header or the prompt), an outage window,
-401 for configured bad keys, and a rate-limit mode (a token bucket per family with
-OpenAI's ``x-ratelimit-*`` headers). Decisions are deterministic for a seed: each
+``refusal``, ``length``, ``content_filter``, ``quota``, billing, ``unverified``), latency
+per family (with a log-normal spread, ``latency_sigma``), per-prompt rules (matched
+against the ``X-Genjournal-Step`` header or the prompt), an outage window, 401 for
+configured bad keys, and rate limits enforced at sub-minute granularity (a token bucket
+per family holding ``burst_s`` seconds' worth, with OpenAI's ``x-ratelimit-*`` headers
+or none, ``retry-after`` or none, and the 429 worded as the API words it), plus a
+key-level limit over both families (``shared_rpm``), as gateways enforce.
+``GET /v1/models`` lists the models it serves. Decisions are deterministic for a seed: each
 request draws from a generator seeded by (seed, family, step or prompt, occurrence).
 
 Every API request lands in a ledger (``server.ledger()``, ``GET /_ledger``) saying what

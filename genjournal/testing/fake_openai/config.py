@@ -32,6 +32,9 @@ class EndpointConfig:
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    #: log-normal spread of the latency (sigma of its log; 0: none). The mean stays
+    #: ``latency_ms``: real calls are mostly near it with a long slow tail.
+    latency_sigma: float = 0.0
     #: enforced requests per minute; None reports a nominal limit and never refuses
     rpm: int | None = None
     #: fault name -> probability per request
@@ -53,6 +56,8 @@ class EndpointConfig:
             raise ValueError("retry_after_header must be both, ms, s or none")
         if self.rpm is not None and self.rpm <= 0:
             raise ValueError("rpm must be positive")
+        if self.latency_sigma < 0:
+            raise ValueError("latency_sigma must be at least 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: EndpointConfig | None = None) -> EndpointConfig:

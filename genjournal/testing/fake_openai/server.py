@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import threading
 import time
@@ -43,9 +44,9 @@ class Exchange:
 ORGANIZATION = "org-fake000000000000000000"
 
 
-def rate_limit_message(req: Request, limit: int, wait_s: float) -> str:
+def rate_limit_message(req: Request, limit: int, wait_s: float, *, unit: str | None = None) -> str:
     """Returns a 429's text as the real API words it (the unit follows the endpoint)."""
-    unit = "images per min (IPM)" if req.family == "image" else "requests per min (RPM)"
+    unit = unit or ("images per min (IPM)" if req.family == "image" else "requests per min (RPM)")
     return (
         f"Rate limit reached for {req.model} in organization {ORGANIZATION} on {unit}: Limit {limit}, "
         f"Used {limit}, Requested 1. Please try again in {go_duration(wait_s)}. Visit "
@@ -66,6 +67,7 @@ class FakeOpenAI:
         bad_keys: tuple[str, ...] | list[str] = (),
         extra_models: tuple[str, ...] | list[str] = (),
         record_exchanges: bool = False,
+        shared_rpm: int | None = None,
         burst_s: float = 1.0,
         hang_s: float = 30.0,
         image_px: int = 64,
@@ -88,6 +90,10 @@ class FakeOpenAI:
         self.extra_models: tuple[str, ...] = ()
         #: keep every API request body and the reply sent (for contract tests against the spec)
         self.record_exchanges = record_exchanges
+        #: one requests-per-minute limit over both families (a key-level limit, as
+        #: gateways and proxies enforce), on top of each family's own
+        self.shared_rpm = shared_rpm
+        self._shared: Bucket | None = None
         self._exchanges: list[Exchange] = []
         self._outage_until = 0.0
         self._occurrences: dict[tuple[str, str], int] = {}
@@ -172,6 +178,7 @@ class FakeOpenAI:
             "burst_s",
             "hang_s",
             "image_px",
+            "shared_rpm",
         }
         unknown = set(patch) - known
         if unknown:
@@ -198,6 +205,9 @@ class FakeOpenAI:
                 self.bad_keys = set(patch["bad_keys"])
             if "extra_models" in patch:
                 self.extra_models = tuple(str(m) for m in patch["extra_models"])
+            if "shared_rpm" in patch:
+                self.shared_rpm = int(patch["shared_rpm"]) if patch["shared_rpm"] else None
+                self._shared = None
             if patch.get("outage_s"):
                 self._outage_until = time.monotonic() + float(patch["outage_s"])
             return self._settings_locked()
@@ -238,6 +248,7 @@ class FakeOpenAI:
             "burst_s": self.burst_s,
             "hang_s": self.hang_s,
             "image_px": self.image_px,
+            "shared_rpm": self.shared_rpm,
             "text": asdict(self.endpoints["text"]),
             "image": asdict(self.endpoints["image"]),
             "rules": [asdict(r) for r in self.rules],
@@ -323,6 +334,14 @@ class FakeOpenAI:
         }
         return admitted, headers if config.rate_headers else {}, wait
 
+    def _take_shared(self) -> tuple[bool, float]:
+        with self._lock:
+            if self._shared is None:
+                assert self.shared_rpm is not None
+                self._shared = Bucket(self.shared_rpm, self.burst_s, enforce=True)
+            admitted, _, _, wait = self._shared.take()
+        return admitted, wait
+
     def begin(self, path: str, body: dict[str, Any], step: str | None) -> Request:
         """Describes an API request and gives it its deterministic random source."""
         family: Family = "text" if path.endswith("/chat/completions") else "image"
@@ -388,15 +407,19 @@ class FakeOpenAI:
         if forced is not None:
             return forced, {}
         admitted, headers, wait = self._rate_headers(req.family)
+        limit = self.endpoints[req.family].rpm or NOMINAL_RPM
+        unit: str | None = None
+        if admitted and self.shared_rpm is not None:
+            admitted, wait, limit, unit = *self._take_shared(), self.shared_rpm, "requests per min (RPM)"
         if not admitted:
-            limit = self.endpoints[req.family].rpm or NOMINAL_RPM
+            which = self.endpoints[req.family].retry_after_header
             raise Reply(
                 429,
-                rate_limit_message(req, limit, wait),
+                rate_limit_message(req, limit, wait, unit=unit),
                 outcome="429",
                 code="rate_limit_exceeded",
                 err_type="requests",
-                headers={**headers, **retry_headers(wait, "both")},
+                headers={**headers, **retry_headers(wait, which)},
                 fault="rate_limit",
             )
         draw = req.rng.random()
@@ -488,7 +511,11 @@ class FakeOpenAI:
 
     def delay(self, req: Request) -> None:
         config = self.endpoints[req.family]
-        delay = (config.latency_ms + req.rng.uniform(-config.jitter_ms, config.jitter_ms)) / 1000
+        base = config.latency_ms
+        if config.latency_sigma > 0:
+            sigma = config.latency_sigma
+            base *= math.exp(req.rng.gauss(0.0, sigma) - sigma * sigma / 2)
+        delay = (base + req.rng.uniform(-config.jitter_ms, config.jitter_ms)) / 1000
         if delay > 0:
             self.stopping.wait(delay)
 
