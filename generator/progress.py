@@ -80,6 +80,15 @@ def describe_pacing(pacing: dict[str, dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
+def run_outcome(data: dict[str, Any]) -> str | None:
+    """Returns a RunFinished's outcome and, when recorded, what its pacing learned."""
+    outcome = data.get("outcome")
+    pacing = data.get("pacing")
+    if not isinstance(pacing, dict) or not pacing:
+        return None if outcome is None else str(outcome)
+    return f"{outcome} — {describe_pacing(pacing)}"
+
+
 def summary(report: RunReport) -> str:
     """Returns a run's outcome line: ``completed (failed 0, …) — message``."""
     counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))

@@ -225,10 +225,19 @@ def _usage(meta: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _run_note(entry: HistoryEntry) -> str:
+    """Says, for a RunFinished, how it ended and what its pacing learned."""
+    if entry.type != "RunFinished":
+        return ""
+    from generator.progress import run_outcome
+
+    return run_outcome(entry.data) or ""
+
+
 def _history_text(journal: AuditLog, entries: list[HistoryEntry]) -> str:
     if not entries:
         return "no events match"
-    rows = [["time", "run", "stream", "step", "type", "model", "tokens/images", "cost", "error"]]
+    rows = [["time", "run", "stream", "step", "type", "model", "tokens/images", "cost", "error / outcome"]]
     for entry in entries:
         meta, data = entry.meta, entry.data
         cost = journal.event_cost(entry)
@@ -243,7 +252,7 @@ def _history_text(journal: AuditLog, entries: list[HistoryEntry]) -> str:
                 str(meta.get("model") or ""),
                 _usage(meta),
                 "" if cost == 0 else _usd(cost),
-                f"{error['kind']}: {error['message']}"[:80] if error else "",
+                f"{error['kind']}: {error['message']}"[:80] if error else _run_note(entry),
             ]
         )
     return _table(rows, right={6, 7})

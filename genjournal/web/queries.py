@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from generator.progress import run_outcome
 from genjournal.web.runs import RunRequest
 from journal.events import EVENT_TYPES
 from journal.streams import style_slug
@@ -186,7 +187,7 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "tokens": tokens,
                 "images": meta.get("images"),
                 "error": f"{error.get('kind')}: {error.get('message')}" if isinstance(error, dict) else None,
-                "outcome": data.get("outcome") if env["type"] == "RunFinished" else None,
+                "outcome": run_outcome(data) if env["type"] == "RunFinished" else None,
             }
         )
     return rows

@@ -256,6 +256,23 @@ def test_at_default_flags_a_run_keeps_as_many_image_calls_in_flight_as_the_limit
     pacing = finished["data"]["pacing"]
     assert pacing["image"]["limit_per_min"] == pytest.approx(120 * 0.95, rel=0.01)
     assert pacing["image"]["peak_in_flight"] >= 6
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genjournal",
+            "history",
+            "--type",
+            "RunFinished",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "completed — text" in shown.stdout and "image" in shown.stdout  # what the pacing learned
 
 
 @pytest.mark.slow
