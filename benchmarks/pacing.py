@@ -13,6 +13,8 @@ calls take 1.5 s and image calls 6 s on average (log-normal, sigma 0.3), on a pl
   (only the 429's text says the limit and the wait, as image replies do);
 * ``shared`` — one key-level limit of 150 requests/min over text and images (as a
   gateway enforces), each family unlimited on its own;
+* ``tokens`` — as ``separate``, plus 24,000 tokens/min for text (~430 tokens a call:
+  the text calls are bound by tokens, not requests);
 * ``no-limit`` — no limit at all: latency-bound.
 
 For each: the wall time (as a user sees it: process start and journal replay included);
@@ -53,12 +55,15 @@ class Scenario:
     image_rpm: int | None
     shared_rpm: int | None = None
     headers: bool = True
+    #: tokens per minute for text calls (input + output)
+    text_tpm: int | None = None
 
 
 SCENARIOS = (
     Scenario("separate", 600, 120),
     Scenario("no-headers", 600, 120, headers=False),
     Scenario("shared", None, None, shared_rpm=150),
+    Scenario("tokens", 600, 120, text_tpm=24_000),
     Scenario("no-limit", None, None),
 )
 
@@ -72,7 +77,9 @@ def write_plan(path: Path) -> Path:
     return path
 
 
-def ideal_s(scenario: Scenario, latency: dict[str, float] | None = None) -> float:
+def ideal_s(
+    scenario: Scenario, latency: dict[str, float] | None = None, tokens: dict[str, int] | None = None
+) -> float:
     """Returns the shortest possible wall time: the dependency graph under the limits.
 
     Steps: per style one content call (text), then its style images and its rooms (text),
@@ -82,6 +89,9 @@ def ideal_s(scenario: Scenario, latency: dict[str, float] | None = None) -> floa
     mean where it is missing), so the ideal carries the same slow tail as the run.
     """
     latency = latency or {}
+    tokens = tokens or {}
+    token_rate = (scenario.text_tpm or 0) / 60
+    next_token = 0.0
     rates = {
         "text": (scenario.text_rpm or 0) / 60,
         "image": (scenario.image_rpm or 0) / 60,
@@ -105,6 +115,9 @@ def ideal_s(scenario: Scenario, latency: dict[str, float] | None = None) -> floa
         for pool in (family, "shared"):
             if rates[pool]:
                 start = max(start, next_slot[pool])
+        if family == "text" and token_rate:
+            start = max(start, next_token)
+            next_token = start + tokens.get(step, 430) / token_rate
         for pool in (family, "shared"):
             if rates[pool]:
                 next_slot[pool] = start + 1 / rates[pool]
@@ -144,7 +157,12 @@ def run_scenario(scenario: Scenario, code: Path, extra: tuple[str, ...] = ()) ->
         tempfile.TemporaryDirectory(prefix="gj-pacing-") as tmp,
         FakeOpenAI(
             seed=7,
-            text={**endpoint, "latency_ms": TEXT_S * 1000, "rpm": scenario.text_rpm},
+            text={
+                **endpoint,
+                "latency_ms": TEXT_S * 1000,
+                "rpm": scenario.text_rpm,
+                "tpm": scenario.text_tpm,
+            },
             image={**endpoint, "latency_ms": IMAGE_S * 1000, "rpm": scenario.image_rpm},
             shared_rpm=scenario.shared_rpm,
         ) as server,
@@ -160,7 +178,10 @@ def run_scenario(scenario: Scenario, code: Path, extra: tuple[str, ...] = ()) ->
     if done.returncode != 0:
         raise SystemExit(f"{scenario.name}: exit {done.returncode}: {done.stderr[-2000:]}")
     answered = {e.step: e.time - e.arrived for e in entries if e.status == 200 and e.step and e.arrived}
-    ideal = ideal_s(scenario, answered)
+    used = {
+        e.step: (e.input_tokens or 0) + (e.output_tokens or 0) for e in entries if e.status == 200 and e.step
+    }
+    ideal = ideal_s(scenario, answered, used)
     refused = sum(1 for e in entries if e.status == 429)
     return {
         "scenario": scenario.name + (" " + " ".join(extra) if extra else ""),

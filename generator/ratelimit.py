@@ -97,6 +97,9 @@ class RateLimiter:
         self._sleep = sleep
         self._learned: float | None = None  # from x-ratelimit-limit-requests, with headroom
         self._stated: float | None = None  # the lowest limit a 429 stated, with headroom
+        self._token_limit: float | None = None  # tokens/s from x-ratelimit-limit-tokens, with headroom
+        self._stated_tokens: float | None = None  # tokens/s a 429 stated, with headroom
+        self._tokens_per_call: float | None = None  # EWMA of input + output tokens per answered call
         self._aimd: float | None = None  # set by a 429, raised by successes
         self._peak: float | None = None  # the rate that drew the last 429
         self._tat = 0.0  # GCRA: when the next request is due
@@ -122,8 +125,20 @@ class RateLimiter:
         The lowest of the cap, the headers' limit and the limit a 429 stated: a refusal's
         own "Limit N" outranks headers that report someone else's limit (a gateway's).
         """
-        known = [r for r in (self.cap, self._learned, self._stated) if r is not None]
+        known = [r for r in (self.cap, self._learned, self._stated, self.token_ceiling) if r is not None]
         return min(known) if known else None
+
+    @property
+    def token_ceiling(self) -> float | None:
+        """Returns the call rate a tokens-per-minute limit allows at the tokens calls use, or None.
+
+        The limit is the lower of the headers' and a 429's stated one; a call's tokens are
+        estimated from the calls answered so far (input + output, a moving average).
+        """
+        limits = [r for r in (self._token_limit, self._stated_tokens) if r is not None]
+        if not limits or not self._tokens_per_call:
+            return None
+        return min(limits) / self._tokens_per_call
 
     @property
     def rate(self) -> float | None:
@@ -231,6 +246,11 @@ class RateLimiter:
                     self._group.refused(self, now)
             return
         self._served.append(now)
+        if outcome.input_tokens is not None or outcome.output_tokens is not None:
+            used = float((outcome.input_tokens or 0) + (outcome.output_tokens or 0))
+            self._tokens_per_call = (
+                used if self._tokens_per_call is None else 0.9 * self._tokens_per_call + 0.1 * used
+            )
         self._grow()
 
     def _observe_shared(self, outcome: CallInfo | ProviderError, now: float, sent_at: float | None) -> None:
@@ -267,6 +287,8 @@ class RateLimiter:
         if info.limit_requests:
             # OpenAI's request limits are per minute.
             self._learned = info.limit_requests / 60.0 * self.headroom
+        if info.limit_tokens:
+            self._token_limit = info.limit_tokens / 60.0 * self.headroom
         if info.remaining_requests == 0:
             per_request = 60.0 / info.limit_requests if info.limit_requests else self.default_pause_s
             reset = info.reset_requests_s if info.reset_requests_s is not None else per_request
@@ -279,6 +301,9 @@ class RateLimiter:
         if error.rate is not None and error.rate.limit_requests:
             stated = error.rate.limit_requests / 60.0 * self.headroom
             self._stated = stated if self._stated is None else min(self._stated, stated)
+        if error.rate is not None and error.rate.limit_tokens:
+            tokens = error.rate.limit_tokens / 60.0 * self.headroom
+            self._stated_tokens = tokens if self._stated_tokens is None else min(self._stated_tokens, tokens)
         wait = error.retry_after_s if error.retry_after_s is not None else self.default_pause_s
         self._pause(now + wait)
         # Only a request sent after the last cut says the cut was not enough; without a

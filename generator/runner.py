@@ -481,9 +481,6 @@ class Runner:
 
     async def _run_step(self, step: Step) -> bool | Coroutine[Any, Any, bool]:
         """Calls the provider for a step; returns how it settled, or the coroutine journaling its result."""
-        if self.budget is not None and not self.budget.admit(step):
-            self.request_stop("budget", "the budget would be exceeded by the next call")
-            return False
         meta: Meta | None = None
         if step.call_kind in self._refused_kinds:
             self._counts["blocked"] += 1
@@ -492,7 +489,13 @@ class Runner:
         try:
             taken_at = await unless_stopped(gate.acquire(), self.stop)
         except StopRequested:
-            return self._settled(step, None, False)
+            return False
+        # Reserved once the step has a call slot: many steps wait for slots, and holding a
+        # reservation for each would stop a budgeted run long before its cap.
+        if self.budget is not None and not self.budget.admit(step):
+            gate.release(taken_at, ok=False)
+            self.request_stop("budget", "the budget would be exceeded by the next call")
+            return False
         latency_s: float | None = None
         transport_error = False
         try:

@@ -147,6 +147,36 @@ def test_a_429s_stated_limit_outranks_headers_reporting_another() -> None:
     assert limiter.ceiling == pytest.approx(150 / 60 * 0.95)
 
 
+def test_a_tokens_per_minute_limit_paces_calls_by_the_tokens_they_use() -> None:
+    """6,000 tokens/min and ~500 tokens a call: about 11 calls a minute, whatever the request limit."""
+    clock = VirtualClock()
+    limiter = RateLimiter("text", clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        limiter.observe(
+            CallInfo(
+                model="m",
+                latency_ms=1,
+                input_tokens=300,
+                output_tokens=200,
+                rate=RateLimitInfo(limit_requests=5_000, limit_tokens=6_000),
+            )
+        )
+    assert limiter.ceiling == pytest.approx(6_000 * 0.95 / 60 / 500)
+
+
+def test_a_429_stating_a_token_limit_is_learned_as_one() -> None:
+    """ "… on tokens per min (TPM): Limit 3000 …": the token limit is what paces, not the requests."""
+    clock = VirtualClock()
+    limiter = learned(clock, "text", per_minute=5_000)
+    limiter.observe(CallInfo(model="m", latency_ms=1, input_tokens=100, output_tokens=100))
+    sent = asyncio.run(limiter.acquire())
+    stated = RateLimitInfo(limit_tokens=3_000, remaining_tokens=0)
+    limiter.observe(
+        ProviderError("rate_limited", "TPM", status=429, retry_after_s=0.1, rate=stated), sent_at=sent
+    )
+    assert limiter.ceiling == pytest.approx(3_000 * 0.95 / 60 / 200)
+
+
 def test_rate_limited_attempts_do_not_use_up_the_steps_attempts() -> None:
     """Six 429s and then an answer, with --max-attempts 2: a 429 costs a pause, not an attempt."""
     calls = 0
@@ -196,6 +226,26 @@ def test_the_fake_enforces_a_shared_key_level_limit_with_the_real_text() -> None
         with pytest.raises(openai.RateLimitError) as refused:
             client.images.generate(model="gpt-image-2", prompt="a chair", size="1024x1024")
     assert "on requests per min (RPM): Limit 60" in str(refused.value)
+
+
+def test_the_fake_enforces_tokens_per_minute_with_the_real_text() -> None:
+    """`tpm`: text calls past the token budget are refused "on tokens per min (TPM)", with token headers."""
+    with FakeOpenAI(text={"tpm": 1_000}) as server:
+        client = openai.OpenAI(api_key=KEY, base_url=server.base_url, max_retries=0)
+        first = client.chat.completions.with_raw_response.create(
+            model="gpt-5.4-mini", messages=[{"role": "user", "content": "a"}]
+        )
+        assert first.headers["x-ratelimit-limit-tokens"] == "1000"
+        refused: list[str] = []
+        for i in range(40):
+            try:
+                client.chat.completions.create(
+                    model="gpt-5.4-mini", messages=[{"role": "user", "content": "b" * 400 + str(i)}]
+                )
+            except openai.RateLimitError as exc:
+                refused.append(str(exc))
+                break
+    assert refused and "on tokens per min (TPM): Limit 1000" in refused[0]
 
 
 # --- the real command ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import replace
 import openai
 import pydantic
 
-from generator.providers.base import CallInfo, ErrorKind, ProviderError
+from generator.providers.base import CallInfo, ErrorKind, ProviderError, RateLimitInfo
 from generator.providers.openai.gateway import request_id
 from generator.providers.openai.headers import (
     parse_limit_hint,
@@ -133,15 +133,7 @@ def status_error(exc: openai.APIStatusError, secret: str | None = None) -> Provi
         retry_after = retry_after if retry_after is not None else parse_retry_hint(message)
         # The limit the refusal states wins over the headers' (a gateway's key-level limit
         # refuses us while the upstream's headers still report the upstream's).
-        stated = parse_limit_hint(message)
-        if stated is not None and (rate is None or (rate.limit_requests or 0) > (stated.limit_requests or 0)):
-            rate = (
-                stated
-                if rate is None
-                else replace(rate, limit_requests=stated.limit_requests, remaining_requests=0)
-            )
-        if stated is not None and stated.limit_tokens and rate is not None and rate.limit_tokens is None:
-            rate = replace(rate, limit_tokens=stated.limit_tokens, remaining_tokens=0)
+        rate = with_stated_limit(rate, parse_limit_hint(message))
     return ProviderError(
         kind,
         _redact(message, secret),
@@ -149,6 +141,19 @@ def status_error(exc: openai.APIStatusError, secret: str | None = None) -> Provi
         retry_after_s=retry_after,
         rate=rate,
     )
+
+
+def with_stated_limit(rate: RateLimitInfo | None, stated: RateLimitInfo | None) -> RateLimitInfo | None:
+    """Returns the headers' limits with a 429's stated limit put in where it is lower (or missing)."""
+    if stated is None:
+        return rate
+    if rate is None:
+        return stated
+    if stated.limit_requests and (rate.limit_requests is None or stated.limit_requests < rate.limit_requests):
+        rate = replace(rate, limit_requests=stated.limit_requests, remaining_requests=0)
+    if stated.limit_tokens and (rate.limit_tokens is None or stated.limit_tokens < rate.limit_tokens):
+        rate = replace(rate, limit_tokens=stated.limit_tokens, remaining_tokens=0)
+    return rate
 
 
 def invalid_output(exc: pydantic.ValidationError, call: CallInfo, secret: str | None = None) -> ProviderError:

@@ -58,6 +58,7 @@ def answer(
     req.usage_out = tokens(produced)
     if fault == "length" and isinstance(body.get("max_completion_tokens"), int):
         req.usage_out = int(body["max_completion_tokens"])
+    app.take_tokens(req, req.usage_in + req.usage_out, headers)
     reply = {
         "id": f"chatcmpl-{req.rng.getrandbits(96):024x}",
         "object": "chat.completion",

@@ -37,6 +37,9 @@ class EndpointConfig:
     latency_sigma: float = 0.0
     #: enforced requests per minute; None reports a nominal limit and never refuses
     rpm: int | None = None
+    #: enforced tokens per minute (input + output of each text call, charged when it is
+    #: answered); None: no token limit, none reported
+    tpm: int | None = None
     #: fault name -> probability per request
     faults: dict[str, float] = field(default_factory=dict)
     #: what an injected 429 asks the client to wait
@@ -56,6 +59,8 @@ class EndpointConfig:
             raise ValueError("retry_after_header must be both, ms, s or none")
         if self.rpm is not None and self.rpm <= 0:
             raise ValueError("rpm must be positive")
+        if self.tpm is not None and self.tpm <= 0:
+            raise ValueError("tpm must be positive")
         if self.latency_sigma < 0:
             raise ValueError("latency_sigma must be at least 0")
 

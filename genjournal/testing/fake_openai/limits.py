@@ -17,16 +17,17 @@ class Bucket:
         self.enforce = enforce
         self.stamp = time.monotonic()
 
-    def take(self) -> tuple[bool, int, float, float]:
-        """Takes one token; returns (admitted, remaining, reset_s, retry_after_s)."""
+    def take(self, amount: float = 1.0) -> tuple[bool, int, float, float]:
+        """Takes ``amount`` tokens; returns (admitted, remaining, reset_s, retry_after_s)."""
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0 or not self.enforce:
-            self.tokens = max(0.0, self.tokens - 1.0)
+        needed = min(amount, self.capacity)  # a request larger than the bucket waits for a full one
+        if self.tokens >= needed or not self.enforce:
+            self.tokens = max(0.0, self.tokens - amount)
             admitted, wait = True, 0.0
         else:
-            admitted, wait = False, (1.0 - self.tokens) / self.rate
+            admitted, wait = False, (needed - self.tokens) / self.rate
         reset = (self.capacity - self.tokens) / self.rate
         return admitted, int(self.tokens), reset, wait
 

@@ -98,6 +98,7 @@ class FakeOpenAI:
         self._outage_until = 0.0
         self._occurrences: dict[tuple[str, str], int] = {}
         self._buckets: dict[Family, Bucket] = {}
+        self._token_buckets: dict[Family, Bucket] = {}
         self._ledger: list[LedgerEntry] = []
         self._started = time.monotonic()
         self.configure(
@@ -198,6 +199,8 @@ class FakeOpenAI:
                     self.endpoints[family] = EndpointConfig.from_dict(patch[family], before)
                     if self.endpoints[family].rpm != before.rpm:
                         self._buckets.pop(family, None)
+                    if self.endpoints[family].tpm != before.tpm:
+                        self._token_buckets.pop(family, None)
             if "rules" in patch:
                 self.rules = [Rule(**r) for r in patch["rules"]]
             self.rules.extend(Rule(**r) for r in patch.get("add_rules", ()))
@@ -333,6 +336,45 @@ class FakeOpenAI:
             "x-ratelimit-reset-requests": go_duration(reset),
         }
         return admitted, headers if config.rate_headers else {}, wait
+
+    def take_tokens(self, req: Request, used: int, headers: dict[str, str]) -> None:
+        """Charges a text call's tokens to its family's token limit; raises the API's 429 past it.
+
+        On success the reply's headers gain ``x-ratelimit-*-tokens`` (when headers are on).
+        """
+        config = self.endpoints[req.family]
+        if config.tpm is None:
+            return
+        with self._lock:
+            bucket = self._token_buckets.get(req.family)
+            if bucket is None:
+                # Enforced at sub-minute granularity, as OpenAI documents: a few seconds' worth.
+                window = max(self.burst_s, 5.0)
+                bucket = self._token_buckets[req.family] = Bucket(config.tpm, window, enforce=True)
+            admitted, remaining, reset, wait = bucket.take(used)
+        if config.rate_headers:
+            headers.update(
+                {
+                    "x-ratelimit-limit-tokens": str(config.tpm),
+                    "x-ratelimit-remaining-tokens": str(remaining),
+                    "x-ratelimit-reset-tokens": go_duration(reset),
+                }
+            )
+        if not admitted:
+            raise Reply(
+                429,
+                (
+                    f"Rate limit reached for {req.model} in organization {ORGANIZATION} on tokens per min "
+                    f"(TPM): Limit {config.tpm}, Used {config.tpm - remaining}, Requested {used}. "
+                    f"Please try again in {go_duration(wait)}. Visit "
+                    "https://platform.openai.com/account/rate-limits to learn more."
+                ),
+                outcome="429",
+                code="rate_limit_exceeded",
+                err_type="tokens",
+                headers={**headers, **retry_headers(wait, config.retry_after_header)},
+                fault="rate_limit",
+            )
 
     def _take_shared(self) -> tuple[bool, float]:
         with self._lock:
