@@ -24,6 +24,7 @@ from generator.concurrency import DEFAULT_MAX
 from generator.outcome import EXIT_INTERRUPTED, RunReport
 from generator.plan import LoadedPlan
 from generator.progress import Reporter
+from generator.prompts import load_prompts
 from generator.providers.base import Provider
 from generator.providers.factory import make_provider
 from generator.ratelimit import RateLimiter, link
@@ -58,6 +59,8 @@ class RunSettings:
     ipm: float | None = None
     budget_usd: float | None = None
     prices_file: Path | None = None
+    #: the user's prompt templates, laid over the shipped ones (None: the shipped ones)
+    prompts_file: Path | None = None
 
     def __post_init__(self) -> None:
         known = {entry.slug for entry in self.plan.spec.subcategories}
@@ -87,6 +90,8 @@ class RunSettings:
             "ipm": self.ipm,
             "budget_usd": self.budget_usd,
         }
+        if self.prompts_file is not None:
+            recorded["prompts"] = str(Path(self.prompts_file).resolve())
         if gateway is not None:
             recorded["gateway"] = gateway
         return recorded
@@ -118,7 +123,8 @@ def run_session(location: Location, settings: RunSettings, reporter: Reporter) -
         budget = BudgetGuard.prepare(
             settings.budget_usd, settings.prices_file, settings.provider, settings.models
         )
-    provider = make_provider(settings.provider, settings.models)
+    prompts = load_prompts(settings.prompts_file)  # a bad file: one line, nothing written
+    provider = make_provider(settings.provider, settings.models, prompts)
     return asyncio.run(_run(location, settings, provider, reporter, budget))
 
 

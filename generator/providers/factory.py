@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from generator.prompts import SHIPPED_PROMPTS, Prompts
 from generator.providers.base import Provider
 from generator.settings import ProviderSettings
 
 
-def make_provider(name: str, settings: ProviderSettings) -> Provider:
-    """Returns the ``openai`` or ``offline`` provider configured by ``settings``."""
+def make_provider(name: str, settings: ProviderSettings, prompts: Prompts | None = None) -> Provider:
+    """Returns the ``openai`` or ``offline`` provider configured by ``settings``.
+
+    ``prompts`` (the templates in force) are the OpenAI provider's wording; the offline
+    provider writes from its own knowledge and ignores them.
+    """
     if name == "offline":
         from generator.providers.offline.provider import OfflineProvider
 
@@ -24,5 +29,5 @@ def make_provider(name: str, settings: ProviderSettings) -> Provider:
     if name == "openai":
         from generator.providers.openai import OpenAIProvider, OpenAISettings
 
-        return OpenAIProvider(OpenAISettings.from_run(settings))
+        return OpenAIProvider(OpenAISettings.from_run(settings), prompts=prompts or SHIPPED_PROMPTS)
     raise ValueError(f"unknown provider {name!r}")

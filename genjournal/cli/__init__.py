@@ -1,7 +1,7 @@
 """The ``genjournal`` command line: a thin shell over the journal, projector and generator.
 
 Each command module holds one group of commands (``run``; ``rebuild``/``export``; the
-audit commands; ``serve``); each command parses its options, calls one function of the
+audit commands; ``serve``; ``prompts``); each command parses its options, calls one function of the
 packages below, and prints. This module composes them: a new command is one module
 and one line in ``COMMANDS``.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from genjournal import __version__
-from genjournal.cli import audit, projection, run, serve
+from genjournal.cli import audit, projection, prompts, run, serve
 from genjournal.cli.common import GenjournalGroup
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -25,6 +25,7 @@ COMMANDS: tuple[click.Command, ...] = (
     projection.export,
     audit.verify,
     serve.serve,
+    prompts.prompts,
 )
 
 

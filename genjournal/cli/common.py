@@ -39,6 +39,7 @@ __all__ = [
     "fail",
     "location",
     "opened",
+    "prompts_option",
 ]
 
 
@@ -141,6 +142,17 @@ def opened(where: Location, *, create: bool = False) -> Iterator[EventStore]:
         yield store
     finally:
         store.close()
+
+
+#: ``--prompts FILE`` (env ``GENJOURNAL_PROMPTS``): the user's templates over the shipped ones
+prompts_option = click.option(
+    "--prompts",
+    "prompts_file",
+    type=click.Path(path_type=Path),
+    envvar="GENJOURNAL_PROMPTS",
+    default=None,
+    help="Prompt templates TOML laid over the shipped ones (see `genjournal prompts`).",
+)
 
 
 def emit_json(document: Any) -> None:

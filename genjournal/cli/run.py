@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from generator.concurrency import DEFAULT_MAX
-from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, location
+from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, location, prompts_option
 
 
 @click.command()
@@ -91,6 +91,7 @@ from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, locat
     default=None,
     help="Price table TOML overriding the shipped one.",
 )
+@prompts_option
 @click.option("--log-json", is_flag=True, help="Structured JSON log lines on stderr instead of progress.")
 @common_options
 def run(
@@ -110,6 +111,7 @@ def run(
     ipm: float | None,
     budget_usd: float | None,
     prices_file: Path | None,
+    prompts_file: Path | None,
     log_json: bool,
     data_dir: Path | None,
     db: str | None,
@@ -144,6 +146,7 @@ def run(
         ipm=ipm,
         budget_usd=budget_usd,
         prices_file=prices_file,
+        prompts_file=prompts_file,
     )
     report = run_session(where, settings, make_reporter(log_json=log_json))
     if report.exit_code == EXIT_USAGE and report.message:

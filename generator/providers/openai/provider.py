@@ -34,16 +34,7 @@ from openai.lib._pydantic import to_strict_json_schema  # the SDK's own strict-s
 from pydantic import BaseModel
 
 from generator.png import png_size
-from generator.prompts import (
-    IMAGE_VIEWS,
-    ROOM_IMAGE_PROMPT,
-    ROOM_PROMPT,
-    STYLE_IMAGE_PROMPT,
-    STYLE_PROMPT,
-    SYSTEM_PROMPT,
-    prompt_version,
-    with_article,
-)
+from generator.prompts import SHIPPED_PROMPTS, Prompts, with_article
 from generator.providers.base import (
     CallInfo,
     ImageRequest,
@@ -136,8 +127,11 @@ class OpenAIProvider:
         api_key: str | None = None,
         base_url: str | None = None,
         client: AsyncOpenAI | None = None,
+        prompts: Prompts = SHIPPED_PROMPTS,
     ) -> None:
         settings = settings or OpenAISettings()
+        #: the templates in force (the shipped ones, or a user's file over them)
+        self.prompts = prompts
         if settings.image_quality is None:
             settings = replace(settings, image_quality=default_quality(settings.image_model))
         # Refused before anything is written: a size the model does not take would fail
@@ -175,14 +169,16 @@ class OpenAIProvider:
 
     def prompt_version(self, kind: Literal["style", "room", "image"]) -> str:
         """Returns a short hash of the prompt template used for this kind of call."""
-        return prompt_version(kind)
+        return self.prompts.version(kind)
 
     # --- text
 
     async def style(self, request: StyleRequest) -> StyleResult:
         """Generates a style's content (one attempt)."""
         entry = request.subcategory
-        prompt = STYLE_PROMPT.format(name=entry.name, slug=entry.slug, languages=", ".join(request.languages))
+        prompt = self.prompts.style.format(
+            name=entry.name, slug=entry.slug, languages=", ".join(request.languages)
+        )
         model_type = response_models(request.languages)[0]
         parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
         by_lang = self._by_language(parsed, request.languages, call)
@@ -212,7 +208,7 @@ class OpenAIProvider:
     async def room(self, request: RoomRequest) -> RoomResult:
         """Generates one room profile (one attempt)."""
         style = request.style
-        prompt = ROOM_PROMPT.format(
+        prompt = self.prompts.room.format(
             style_name=_primary(style.name) or request.subcategory.name,
             slug=request.subcategory.slug,
             approach=style.approach,
@@ -268,7 +264,7 @@ class OpenAIProvider:
             raw = await self._client.chat.completions.with_raw_response.parse(
                 model=settings.text_model,
                 messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "system", "content": self.prompts.system},
                     {"role": "user", "content": prompt},
                 ],
                 response_format=response_format,
@@ -378,18 +374,18 @@ class OpenAIProvider:
             "color_name": style.color.name,
             "color_hex": style.color.hex,
             "number": request.index + 1,
-            "view": IMAGE_VIEWS[request.index % len(IMAGE_VIEWS)],
+            "view": self.prompts.image_views[request.index % len(self.prompts.image_views)],
         }
         if request.room_type is None:
             factual = _primary({k: v.factual for k, v in style.content.items()})
-            return STYLE_IMAGE_PROMPT.format(
+            return self.prompts.style_image.format(
                 **common,
                 keywords=", ".join(style.keywords) or "calm",
                 factual=factual[:400],
             )
         room = request.room
         title = _primary(room.name) if room else ""
-        return ROOM_IMAGE_PROMPT.format(
+        return self.prompts.room_image.format(
             **common,
             room_type=with_article(request.room_type.name),
             profile_title=f' (the room profile "{title}")' if title else "",
