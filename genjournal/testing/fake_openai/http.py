@@ -78,7 +78,17 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_faults":
             self._send(200, app.configure({}))
         elif self.path == "/v1/models":
-            # ListModelsResponse: free, billed nothing, in no ledger.
+            # ListModelsResponse: free, billed nothing, in no ledger; a key is needed, as there.
+            auth = self.headers.get("Authorization", "")
+            api_key = auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
+            try:
+                app.gate(api_key)
+            except Reply as fail:
+                self._send(fail.status, fail.body, fail.headers)
+                return
+            except Drop:
+                self._drop()
+                return
             self._send(200, model_list(app.extra_models))
         else:
             self._send(

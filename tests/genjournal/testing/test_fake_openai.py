@@ -335,3 +335,17 @@ def test_runs_as_a_subprocess_printing_its_url() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_the_model_list_needs_a_key_and_lists_only_served_models() -> None:
+    """`GET /v1/models`: 401 without a good key, as the API; with one, every served model and no retired one."""
+    import openai
+
+    with FakeOpenAI(bad_keys=["sk-revoked"]) as server:
+        listed = openai.OpenAI(api_key="sk-good", base_url=server.base_url, max_retries=0).models.list()
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(api_key="sk-revoked", base_url=server.base_url, max_retries=0).models.list()
+        assert server.ledger() == []  # free: never in the billing ledger
+    names = {model.id for model in listed.data}
+    assert {"gpt-5.4-mini", "gpt-image-2"} <= names
+    assert not names & {"dall-e-3", "dall-e-2", "gpt-image-1"}
