@@ -40,6 +40,7 @@ from typing import Any
 
 from benchmarks.generator import KEY, clean_env, machine
 from genjournal.testing.fake_openai import FakeOpenAI
+from genjournal.testing.fake_openai.ledger import peak_in_flight
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES, ROOMS, IMAGES = 4, 6, 2
@@ -133,19 +134,6 @@ def ideal_s(
             for i in range(IMAGES):
                 push(done, "image", f"{stream}/image:{key}:{i}")
     return finish
-
-
-def peak_in_flight(entries: list[Any]) -> int:
-    """Returns the most requests the server held at once."""
-    edges = sorted(
-        [(e.arrived, 1) for e in entries if e.arrived is not None]
-        + [(e.time, -1) for e in entries if e.arrived is not None]
-    )
-    peak = now = 0
-    for _, step in edges:
-        now += step
-        peak = max(peak, now)
-    return peak
 
 
 def run_scenario(scenario: Scenario, code: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -73,6 +73,7 @@ class AdaptiveConcurrency:
         self.stats = ConcurrencyStats(peak_limit=int(self._limit))
         self._clock = clock
         self._changed = asyncio.Event()
+        self._queue = asyncio.Lock()  # waiters, first come first served
         self._latencies: deque[float] = deque(maxlen=256)  # recent provider latencies
         self._latency_ewma: float | None = None
         self._last_cut = float("-inf")
@@ -83,16 +84,21 @@ class AdaptiveConcurrency:
         return max(1, min(self.cap, int(self._limit)))
 
     async def acquire(self) -> float:
-        """Waits for a slot; returns when it was taken (for ``release``)."""
-        while True:
-            self._follow_rate(self._clock())
-            if self.in_flight < self.limit:
-                break
-            self._changed.clear()
-            # Re-evaluated now and then: a call still out raises the latency estimate.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), RECHECK_S)
-        self.in_flight += 1
+        """Waits for a slot; returns when it was taken (for ``release``).
+
+        Waiters queue in order (a fair lock): only the first one watches for a free slot,
+        so hundreds of waiting steps cost one wake-up per release or recheck, not one each.
+        """
+        async with self._queue:
+            while True:
+                self._follow_rate(self._clock())
+                if self.in_flight < self.limit:
+                    break
+                self._changed.clear()
+                # Re-evaluated now and then: a call still out raises the latency estimate.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), RECHECK_S)
+            self.in_flight += 1
         now = self._clock()
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.in_flight)
         return now

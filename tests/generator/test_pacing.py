@@ -21,6 +21,7 @@ from generator.providers.base import CallInfo, ProviderError, RateLimitInfo
 from generator.ratelimit import RateLimiter, link
 from generator.retry import RetryPolicy, call_with_retries
 from genjournal.testing.fake_openai import FakeOpenAI
+from genjournal.testing.fake_openai.ledger import peak_in_flight
 from tests.generator.test_ratelimit import VirtualClock
 from tests.generator.test_run import journal_events, write_plan
 
@@ -265,17 +266,9 @@ name = "Japandi"
 """ + "".join(f'\n[[room_types]]\nslug = "room-{i}"\nname = "Room {i}"\n' for i in range(4))
 
 
-def peak_in_flight(server: FakeOpenAI, family: str) -> int:
+def peak_of(server: FakeOpenAI, family: str) -> int:
     """Returns the most requests of one family the server held at once."""
-    edges = sorted(
-        [(e.arrived, 1) for e in server.ledger() if e.family == family and e.arrived is not None]
-        + [(e.time, -1) for e in server.ledger() if e.family == family and e.arrived is not None]
-    )
-    peak = now = 0
-    for _, step in edges:
-        now += step
-        peak = max(peak, now)
-    return peak
+    return peak_in_flight(e for e in server.ledger() if e.family == family)
 
 
 def genjournal_run(server: FakeOpenAI, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -297,7 +290,7 @@ def test_at_default_flags_a_run_keeps_as_many_image_calls_in_flight_as_the_limit
     with FakeOpenAI(seed=3, text={"latency_ms": 300, "rpm": 600}, image=image) as server:
         done = genjournal_run(server, tmp_path)
         assert done.returncode == 0, done.stderr
-        peak = peak_in_flight(server, "image")
+        peak = peak_of(server, "image")
         refused = sum(1 for e in server.ledger() if e.status == 429)
         total = len(server.ledger())
     assert peak >= 6  # 2/s x 3 s; the old fixed pool allowed 4
@@ -331,5 +324,5 @@ def test_concurrency_is_a_hard_cap_when_given(tmp_path: Path) -> None:
     with FakeOpenAI(seed=4, text={"latency_ms": 100}, image={"latency_ms": 300}) as server:
         done = genjournal_run(server, tmp_path, "--concurrency", "2")
         assert done.returncode == 0, done.stderr
-        assert peak_in_flight(server, "image") <= 2
-        assert peak_in_flight(server, "text") <= 2
+        assert peak_of(server, "image") <= 2
+        assert peak_of(server, "text") <= 2

@@ -79,10 +79,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, app.configure({}))
         elif self.path == "/v1/models":
             # ListModelsResponse: free, billed nothing, in no ledger; a key is needed, as there.
-            auth = self.headers.get("Authorization", "")
-            api_key = auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
             try:
-                app.gate(api_key)
+                app.gate(self._api_key())
             except Reply as fail:
                 self._send(fail.status, fail.body, fail.headers)
                 return
@@ -154,8 +152,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         step = self.headers.get(STEP_HEADER)
-        auth = self.headers.get("Authorization", "")
-        api_key = auth[7:].strip() if auth.lower().startswith("bearer ") and auth[7:].strip() else None
+        api_key = self._api_key()
         req = app.begin(path, body, step)
         try:
             reply, headers, outcome = route(req, body, api_key)
@@ -181,6 +178,12 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     # --- plumbing
+
+    def _api_key(self) -> str | None:
+        """Returns the bearer key of the request, or None when there is none."""
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        return key or None
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,3 +40,13 @@ class LedgerEntry:
     def to_dict(self) -> dict[str, Any]:
         """Returns the entry as a JSON-ready dict."""
         return asdict(self)
+
+
+def peak_in_flight(entries: Iterable[LedgerEntry]) -> int:
+    """Returns the most of these requests the server held at once (arrival to answer)."""
+    edges = sorted(edge for e in entries if e.arrived is not None for edge in ((e.arrived, 1), (e.time, -1)))
+    peak = now = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
