@@ -45,10 +45,12 @@ def success_event(
     """Returns the success event of a step; an image's bytes must already be stored as ``ref``."""
     if isinstance(result, StyleResult):
         assert isinstance(result.data, StyleCreatedData)
-        return StyleCreated(run_id=run_id, step=step.key, data=result.data, meta=meta)
+        data = result.data.model_copy(update={"generation": step.generation})
+        return StyleCreated(run_id=run_id, step=step.key, data=data, meta=meta)
     if isinstance(result, RoomResult):
         assert isinstance(result.data, RoomGeneratedData)
-        return RoomGenerated(run_id=run_id, step=step.key, data=result.data, meta=meta)
+        room = result.data.model_copy(update={"generation": step.generation})
+        return RoomGenerated(run_id=run_id, step=step.key, data=room, meta=meta)
     assert ref is not None, "an image is journaled only after its bytes are stored"
     return ImageGenerated(
         run_id=run_id,
@@ -63,6 +65,7 @@ def success_event(
             width=result.width,
             height=result.height,
             prompt=result.prompt,
+            generation=step.generation,
         ),
         meta=meta,
     )
@@ -102,7 +105,7 @@ def failure_event(run_id: str, step: Step, error: ProviderError, meta: Meta) -> 
         return StyleFailed(
             run_id=run_id,
             step=step.key,
-            data=StyleFailedData(subcategory=step.subcategory.slug, error=reason),
+            data=StyleFailedData(subcategory=step.subcategory.slug, error=reason, generation=step.generation),
             meta=meta,
         )
     if step.kind == "room":
@@ -110,7 +113,7 @@ def failure_event(run_id: str, step: Step, error: ProviderError, meta: Meta) -> 
         return RoomFailed(
             run_id=run_id,
             step=step.key,
-            data=RoomFailedData(room_type=step.room_type.slug, error=reason),
+            data=RoomFailedData(room_type=step.room_type.slug, error=reason, generation=step.generation),
             meta=meta,
         )
     return ImageFailed(
@@ -121,6 +124,7 @@ def failure_event(run_id: str, step: Step, error: ProviderError, meta: Meta) -> 
             room_type=step.room_type.slug if step.room_type else None,
             index=step.index or 0,
             error=reason,
+            generation=step.generation,
         ),
         meta=meta,
     )

@@ -621,12 +621,16 @@ class Runner:
         sub = step.subcategory
         languages = self.plan.spec.languages
         if step.kind == "content":
-            return await self.provider.style(StyleRequest(sub, languages, step.stream, step.key))
+            return await self.provider.style(
+                StyleRequest(sub, languages, step.stream, step.key, generation=step.generation)
+            )
         style = self._results[(step.stream, "content")]
         if step.kind == "room":
             assert step.room_type is not None
             return await self.provider.room(
-                RoomRequest(sub, style, step.room_type, languages, step.stream, step.key)
+                RoomRequest(
+                    sub, style, step.room_type, languages, step.stream, step.key, generation=step.generation
+                )
             )
         assert step.index is not None
         room = None
@@ -634,7 +638,16 @@ class Runner:
             assert step.room_type is not None
             room = self._results[(step.stream, f"room:{step.room_type.slug}")]
         return await self.provider.image(
-            ImageRequest(sub, style, step.index, step.stream, step.key, step.room_type, room)
+            ImageRequest(
+                sub,
+                style,
+                step.index,
+                step.stream,
+                step.key,
+                step.room_type,
+                room,
+                generation=step.generation,
+            )
         )
 
     async def _success_event(

@@ -35,6 +35,8 @@ class Step:
     room_type: CatalogEntry | None = field(default=None, compare=False)
     room_number: int | None = field(default=None, compare=False)
     index: int | None = field(default=None, compare=False)
+    #: the generation this step's next success will be (1 until a regeneration is requested)
+    generation: int = field(default=1, compare=False)
 
     @property
     def depends_on(self) -> str | None:

@@ -8,7 +8,7 @@
     │   └── FutureSchemaError        a `schema_version` newer than this code (names the position)
     └── StoreError                   the backend refused or failed
         ├── ConcurrencyError         `expected_version` did not match; nothing written
-        ├── DuplicateStepError       a success for this (stream, step) exists; nothing written
+        ├── DuplicateStepError       a success for this (stream, step, generation) exists; nothing written
         ├── IncompatibleStoreError   not a genjournal journal, or a newer schema; left untouched
         ├── LeaseHeldError           another live run holds the run lease
         ├── StoreFullError           the disk (or quota) is full; nothing written
@@ -90,21 +90,24 @@ class ConcurrencyError(StoreError):
 
 
 class DuplicateStepError(StoreError):
-    """Reports that a success event for this (stream, step) is already recorded.
+    """Reports that a success event for this (stream, step, generation) is already recorded.
 
     Nothing from the refused batch is written. ``existing`` is the event already in the
     journal (when the store could read it back), so a caller retrying an append whose
     first attempt did commit can recognise its own event by ``existing.id``.
     """
 
-    def __init__(self, stream: str, step: str, existing: StoredEvent | None = None) -> None:
+    def __init__(
+        self, stream: str, step: str, existing: StoredEvent | None = None, generation: int = 1
+    ) -> None:
+        which = f"generation {generation} of step {step!r}" if generation > 1 else f"step {step!r}"
         super().__init__(
-            f"step {step!r} of stream {stream!r} already has a success event; "
-            "nothing from this batch was written"
+            f"{which} of stream {stream!r} already has a success event; nothing from this batch was written"
         )
         self.stream = stream
         self.step = step
         self.existing = existing
+        self.generation = generation
 
 
 class IncompatibleStoreError(StoreError):

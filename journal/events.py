@@ -7,8 +7,14 @@ refusing, with the event's position in the message, anything it cannot trust: an
 unknown type, a schema newer than this code, bytes that do not validate.
 
 A *success* event (``StyleCreated``, ``RoomGenerated``, ``ImageGenerated``) is the paid
-result of one work step; the stores keep at most one per ``(stream, step)``. Failure
-events are audit records: the step stays pending and a later run tries it again.
+result of one work step; the stores keep at most one per ``(stream, step, generation)``.
+Failure events are audit records: the step stays pending and a later run tries it again.
+
+A step's first success is its generation 1. ``StepRegenerationRequested`` asks for the
+next one (curation: the user did not keep the result); the step is pending again until a
+success of that generation lands. Success and failure payloads carry ``generation``,
+left out of the stored bytes when it is 1, so journals from before generations read
+unchanged and a first-generation event is byte for byte what it always was.
 """
 
 from __future__ import annotations
@@ -197,6 +203,8 @@ class StyleCreatedData(Frozen):
     color: Color
     content: dict[str, Prose]
     keywords: tuple[str, ...] = ()
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
 
 
 class StyleFailedData(Frozen):
@@ -204,6 +212,8 @@ class StyleFailedData(Frozen):
 
     subcategory: str = Field(pattern=SLUG_PATTERN)
     error: StepError
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
 
 
 class RoomGeneratedData(Frozen):
@@ -214,6 +224,8 @@ class RoomGeneratedData(Frozen):
     content: dict[str, Prose]
     key_pieces: tuple[str, ...] = ()
     materials: tuple[str, ...] = ()
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
 
 
 class RoomFailedData(Frozen):
@@ -221,6 +233,8 @@ class RoomFailedData(Frozen):
 
     room_type: str = Field(pattern=SLUG_PATTERN)
     error: StepError
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
 
 
 class ImageGeneratedData(Frozen):
@@ -236,6 +250,8 @@ class ImageGeneratedData(Frozen):
     width: int | None = None
     height: int | None = None
     prompt: str | None = None
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
 
 
 class ImageFailedData(Frozen):
@@ -245,6 +261,24 @@ class ImageFailedData(Frozen):
     room_type: str | None = Field(default=None, pattern=SLUG_PATTERN)
     index: int = Field(ge=0)
     error: StepError
+    #: which generation of the step this is (1 = the first; see StepRegenerationRequested)
+    generation: int = Field(default=1, ge=1)
+
+
+class StepRegenerationRequestedData(Frozen):
+    """Asks for a done step's next generation, and says why (``genjournal regenerate``)."""
+
+    #: the generation asked for (the superseded result's generation + 1)
+    generation: int = Field(ge=2)
+    #: the id of the success event this supersedes
+    supersedes: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    #: the step whose regeneration brought this one along (a room's images follow it)
+    cause: str | None = None
+    #: groups the requests of one ``regenerate`` call (or one dashboard click)
+    request: str = Field(min_length=1, max_length=64)
+    #: who asked: ``cli`` or ``dashboard``
+    source: Literal["cli", "dashboard"] = "cli"
 
 
 # --- events ------------------------------------------------------------------------
@@ -344,6 +378,14 @@ class ImageFailed(Event):
     data: ImageFailedData
 
 
+class StepRegenerationRequested(Event):
+    """A done step is to be done again (a new generation); the old result stays in history."""
+
+    type: Literal["StepRegenerationRequested"] = "StepRegenerationRequested"
+    schema_version: Literal[1] = 1
+    data: StepRegenerationRequestedData
+
+
 EVENT_CLASSES: tuple[type[Event], ...] = (
     RunStarted,
     RunFinished,
@@ -354,6 +396,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     RoomFailed,
     ImageGenerated,
     ImageFailed,
+    StepRegenerationRequested,
 )
 
 AnyEvent = Annotated[
@@ -367,6 +410,7 @@ AnyEvent = Annotated[
         RoomFailed,
         ImageGenerated,
         ImageFailed,
+        StepRegenerationRequested,
     ],
     Field(discriminator="type"),
 ]
@@ -378,6 +422,19 @@ CURRENT_SCHEMA: dict[str, int] = {
 SUCCESS_TYPES: frozenset[str] = frozenset(name for name, cls in EVENT_TYPES.items() if cls.SUCCESS)
 
 FAILURE_TYPES: frozenset[str] = frozenset({"StyleFailed", "RoomFailed", "ImageFailed"})
+REGENERATION_TYPE = "StepRegenerationRequested"
+
+
+def generation_of(event: Event) -> int:
+    """Returns the step generation a success or failure event is of, or a request asks for (else 1)."""
+    return int(getattr(event.data, "generation", 1))
+
+
+def payload_generation(data: dict[str, Any]) -> int:
+    """Returns the generation of a stored payload (a plain dict; absent means 1)."""
+    value = data.get("generation", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(cls) for name, cls in EVENT_TYPES.items()}
 
@@ -543,8 +600,20 @@ def decode_raw(
 
 
 def dump_data(event: Event) -> str:
-    """Serialises an event's payload as compact JSON (None values kept)."""
-    return event.data.model_dump_json()
+    """Serialises an event's payload as compact JSON (None values kept; generation 1 left out)."""
+    return event.data.model_dump_json(exclude=_first_generation(event))
+
+
+def data_dict(event: Event) -> dict[str, Any]:
+    """Returns an event's payload as JSON-ready data (as ``dump_data`` stores it)."""
+    return event.data.model_dump(mode="json", exclude=_first_generation(event))
+
+
+def _first_generation(event: Event) -> set[str] | None:
+    # A first-generation payload is stored as it was before generations existed.
+    if getattr(event.data, "generation", None) == 1 and event.type != REGENERATION_TYPE:
+        return {"generation"}
+    return None
 
 
 def dump_meta(event: Event) -> str:

@@ -7,8 +7,9 @@ There is no update and no delete, here or in any adapter: the journal is append-
   is a unique key the backend enforces. ``expected_version=None`` appends at the end,
   whatever the version (the backend still serialises writers); an integer makes the
   append conditional and raises ``ConcurrencyError`` on mismatch (0 = a new stream).
-  A success event is unique per ``(stream, step)`` (a unique index, not a Python
-  check); a batch that would repeat one raises ``DuplicateStepError`` carrying the
+  A success event is unique per ``(stream, step, generation)`` (a unique index, not a
+  Python check; a step's generation is 1 until a regeneration request asks for the
+  next); a batch that would repeat one raises ``DuplicateStepError`` carrying the
   event already recorded, and writes nothing.
 * ``read_stream(stream, after=0)`` returns a stream from a version on.
 * ``read_all(after_position=0, limit=...)`` returns one page of the whole journal in
@@ -41,7 +42,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from journal.errors import ConcurrencyError, DuplicateStepError, StoreError
-from journal.events import Event, Meta
+from journal.events import Event, Meta, data_dict
 
 ENVELOPE_FIELDS = (
     "id",
@@ -164,7 +165,7 @@ class StoredEvent:
             "recorded_at": format_time(self.recorded_at),
             "run_id": event.run_id,
             "step": event.step,
-            "data": event.data.model_dump(mode="json"),
+            "data": data_dict(event),
             "meta": event.meta.model_dump(mode="json", exclude_none=True),
         }
 
@@ -379,8 +380,8 @@ class EventStore(abc.ABC):
         """Returns every (stream, step) that has a success event."""
 
     @abc.abstractmethod
-    def find_success(self, stream: str, step: str) -> StoredEvent | None:
-        """Returns the success event of a step, or None."""
+    def find_success(self, stream: str, step: str, generation: int | None = None) -> StoredEvent | None:
+        """Returns a step's success event of that generation (None: its newest), or None."""
 
     @abc.abstractmethod
     def acquire_lease(

@@ -21,17 +21,18 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from journal.config import Location
 from journal.errors import ConfigError, StoreError
-from journal.events import EVENT_TYPES
-from journal.store import EventStore, RawEvent, parse_time, utcnow
-from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_stream
+from journal.events import EVENT_TYPES, FAILURE_TYPES, REGENERATION_TYPE, SUCCESS_TYPES, generation_of
+from journal.store import EventStore, RawEvent, format_time, parse_time, utcnow
+from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_slug, style_stream
 from projector.facts import COST_FIELDS, RunFacts
-from projector.fold import Document
+from projector.fold import Document, shown_generation
 from projector.prices import PriceTable, load_prices
 from projector.reports import (
     CostLine,
@@ -41,6 +42,8 @@ from projector.reports import (
     LostCall,
     PriceSource,
     ProjectionInfo,
+    RegenerationCounts,
+    RegenerationSpend,
     RunSummary,
     Spend,
     StatusReport,
@@ -342,7 +345,41 @@ class AuditLog:
                     behind=max(0, position - snap.state.checkpoint),
                     note="; ".join(self.notes) or None,
                 ),
+                regeneration=self._awaiting_regeneration(snap),
             )
+        )
+
+    def awaiting_regeneration(self) -> dict[tuple[str, str], int]:
+        """Returns the steps awaiting a new generation, with the generation asked for."""
+        return self._awaiting(self.snapshot())
+
+    def _awaiting(self, snap: Snapshot) -> dict[tuple[str, str], int]:
+        requested: dict[tuple[str, str], int] = {}
+        checkpoint = snap.state.checkpoint
+        for stored in self.store.query(types=[REGENERATION_TYPE]):
+            if stored.position > checkpoint or stored.step is None:
+                continue
+            key = (stored.stream, stored.step)
+            requested[key] = max(requested.get(key, 0), generation_of(stored.event))
+        if not requested:
+            return {}
+        docs = snap.views.get({style_slug(stream) or stream for stream, _ in requested})
+        awaiting = {}
+        for (stream, step), generation in requested.items():
+            doc = docs.get(style_slug(stream) or stream)
+            shown = shown_generation(doc, step) if doc is not None else None
+            if shown is None or shown < generation:
+                awaiting[(stream, step)] = generation
+        return awaiting
+
+    def _awaiting_regeneration(self, snap: Snapshot) -> RegenerationCounts:
+        awaiting = self._awaiting(snap)
+        steps = [step for _, step in awaiting]
+        return RegenerationCounts(
+            awaiting=len(steps),
+            content=sum(1 for step in steps if step == "content"),
+            rooms=sum(1 for step in steps if step.startswith("room:")),
+            images=sum(1 for step in steps if step.startswith("image:")),
         )
 
     # --- runs ----------------------------------------------------------------------------
@@ -434,6 +471,38 @@ class AuditLog:
             lines=[lines[key].line() for key in sorted(lines)],
             total=total.line(),
             crash_overhead=self._crash_overhead(snap),
+            regeneration=self._regeneration_spend(snap, total.line().usd),
+        )
+
+    def _regeneration_spend(self, snap: Snapshot, total_usd: float | None) -> RegenerationSpend:
+        """Prices the results of generation 2 and later (first-time spend is the rest)."""
+        checkpoint = snap.state.checkpoint
+        requests = [e for e in self.store.query(types=[REGENERATION_TYPE]) if e.position <= checkpoint]
+        if not requests:
+            return RegenerationSpend(first_time_usd=total_usd)
+        steps = failures = unpriced = 0
+        usd = 0.0
+        for stored in self.store.query(types=sorted(SUCCESS_TYPES | FAILURE_TYPES)):
+            if stored.position > checkpoint or generation_of(stored.event) < 2:
+                continue
+            steps += 1
+            failures += stored.type in FAILURE_TYPES
+            cost = self.prices.meta_cost(
+                stored.event.meta.model_dump(exclude_none=True), format_time(stored.recorded_at)[:10]
+            )
+            if cost is None:
+                unpriced += 1
+            else:
+                usd += cost
+        spent = None if unpriced else round(usd, 6)
+        return RegenerationSpend(
+            requested=len(requests),
+            steps=steps,
+            failures=failures,
+            usd=spent,
+            usd_priced=round(usd, 6),
+            unpriced_steps=unpriced,
+            first_time_usd=None if spent is None or total_usd is None else round(total_usd - spent, 6),
         )
 
     def average_text_cost(self, model: str | None) -> float | None:
@@ -562,9 +631,15 @@ class AuditLog:
         since: str | datetime | None = None,
         until: str | datetime | None = None,
         limit: int | None = None,
+        steps: Iterable[str] | None = None,
     ) -> list[HistoryEntry]:
-        """Returns events matching the filters in position order (with ``limit``: the newest N)."""
+        """Returns events matching the filters in position order (with ``limit``: the newest N).
+
+        ``steps`` keeps the events of these step keys or shell-style patterns: every
+        generation of a step, the requests that asked for them, and their failures.
+        """
         chosen = check_types(types)
+        patterns = list(steps or ())
         stream = None
         if style is not None:
             stream = style if style.startswith((STYLE_PREFIX, RUN_PREFIX)) else style_stream(style)
@@ -576,9 +651,13 @@ class AuditLog:
             run_id=run,
             since=parse_when(since) if since is not None else None,
             until=parse_when(until) if until is not None else None,
-            limit=limit,
-            newest_first=limit is not None,
+            limit=None if patterns else limit,
+            newest_first=limit is not None and not patterns,
         )
+        if patterns:
+            found = [e for e in found if e.step is not None and any(fnmatchcase(e.step, p) for p in patterns)]
+            if limit is not None:
+                found = found[-limit:]
         return [HistoryEntry.model_construct(**event.to_envelope()) for event in found]
 
     def event_cost(self, entry: HistoryEntry | RawEvent) -> float | None:

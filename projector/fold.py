@@ -15,12 +15,16 @@ a no-op, so replaying an already-folded event can never apply it twice.
 Document shape (camelCase, readable as-is by any Mongo/Prisma app)::
 
     slug, subcategory, inPlan, name{lang}, approach, color{name,hex}, keywords[],
-    content{lang:{poetic,factual}}, model, images[], failedImages[], roomProfiles[],
+    content{lang:{poetic,factual}}, model, generation, images[], failedImages[], roomProfiles[],
     failedRooms[], failure, status, progress{...}, createdAt, updatedAt, version
 
-An image ref is ``{index, sha256, path, width, height, model, createdAt}`` with ``path``
-relative to the data dir. A failure entry names the error and when it happened; it
-disappears when a later success fills the gap.
+An image ref is ``{index, generation, sha256, path, width, height, model, createdAt}``
+with ``path`` relative to the data dir. A failure entry names the error and when it
+happened; it disappears when a later success fills the gap.
+
+A regenerated step (``genjournal regenerate``) shows its newest generation: a room's and
+an image's ``generation`` says which (1 = the first); earlier ones stay in the journal
+and in ``history``. A success of an older generation than the one shown never replaces it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from journal.errors import CorruptEventError
-from journal.events import PlanSpec
+from journal.events import PlanSpec, payload_generation
 from journal.store import RawEvent, StoredEvent
 from journal.streams import style_slug
 
@@ -48,6 +52,7 @@ DOCUMENT_KEYS = (
     "keywords",
     "content",
     "model",
+    "generation",
     "images",
     "failedImages",
     "roomProfiles",
@@ -62,6 +67,7 @@ DOCUMENT_KEYS = (
 
 ROOM_KEYS = (
     "roomType",
+    "generation",
     "name",
     "content",
     "keyPieces",
@@ -87,6 +93,7 @@ def new_document(slug: str) -> Document:
         "keywords": [],
         "content": {},
         "model": None,
+        "generation": None,
         "images": [],
         "failedImages": [],
         "roomProfiles": [],
@@ -137,6 +144,7 @@ def _drop(items: list[dict[str, Any]], key: str, value: Any) -> None:
 def _new_room(room_type: str) -> dict[str, Any]:
     return {
         "roomType": room_type,
+        "generation": None,
         "name": {},
         "content": {},
         "keyPieces": [],
@@ -198,6 +206,10 @@ def _corrupt(event: RawEvent, exc: Exception) -> CorruptEventError:
 
 def _style_created(doc: Document, event: RawEvent) -> None:
     data = event.data
+    generation = payload_generation(data)
+    if generation < (doc.get("generation") or 0):
+        return
+    doc["generation"] = generation
     color = data["color"]
     doc["name"] = data["name"]
     doc["approach"] = data["approach"]
@@ -217,6 +229,10 @@ def _style_failed(doc: Document, event: RawEvent) -> None:
 def _room_generated(doc: Document, event: RawEvent) -> None:
     data = event.data
     room = _room(doc, data["room_type"])
+    generation = payload_generation(data)
+    if generation < (room.get("generation") or 0):
+        return
+    room["generation"] = generation
     room["name"] = data["name"]
     room["content"] = data["content"]
     room["keyPieces"] = data.get("key_pieces", [])
@@ -237,8 +253,13 @@ def _image_generated(doc: Document, event: RawEvent) -> None:
     data = event.data
     owner = _room(doc, data["room_type"]) if data["target"] == "room" else doc
     index = data["index"]
+    generation = payload_generation(data)
+    shown = _find(owner["images"], "index", index)
+    if shown >= 0 and owner["images"][shown].get("generation", 1) > generation:
+        return
     ref = {
         "index": index,
+        "generation": generation,
         "sha256": data["sha256"],
         "path": data["path"],
         "width": data.get("width"),
@@ -258,6 +279,12 @@ def _image_failed(doc: Document, event: RawEvent) -> None:
         _put(owner["failedImages"], {"index": data["index"], **_error(event)}, "index")
 
 
+def _regeneration_requested(doc: Document, event: RawEvent) -> None:
+    # A request changes no result: the document shows the newest generation until the
+    # next one lands (``status`` counts the steps awaiting theirs).
+    del doc, event
+
+
 _APPLY = {
     "StyleCreated": _style_created,
     "StyleFailed": _style_failed,
@@ -265,11 +292,19 @@ _APPLY = {
     "RoomFailed": _room_failed,
     "ImageGenerated": _image_generated,
     "ImageFailed": _image_failed,
+    "StepRegenerationRequested": _regeneration_requested,
 }
 
 
 def _by_index(item: dict[str, Any]) -> int:
     return int(item["index"])
+
+
+def _with_generation(ref: dict[str, Any]) -> dict[str, Any]:
+    # An image ref folded before generations existed is of the first generation.
+    if "generation" in ref:
+        return ref
+    return {"index": ref["index"], "generation": 1, **{k: v for k, v in ref.items() if k != "index"}}
 
 
 class _PlanIndex:
@@ -303,8 +338,9 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
     rooms: list[dict[str, Any]] = []
     rooms_done = room_images = room_failed_images = 0
     for room in document["roomProfiles"]:
-        ordered = {key: room[key] for key in ROOM_KEYS}
-        images = ordered["images"] = sorted(room["images"], key=_by_index)
+        # A document folded before generations existed lacks them: its results are the first.
+        ordered = {key: room.get(key, 1 if room.get("createdAt") else None) for key in ROOM_KEYS}
+        images = ordered["images"] = sorted(map(_with_generation, room["images"]), key=_by_index)
         failed = ordered["failedImages"] = sorted(room["failedImages"], key=_by_index)
         if room["roomType"] in room_order:
             rooms_done += room["createdAt"] is not None
@@ -312,7 +348,7 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
             room_failed_images += sum(1 for image in failed if image["index"] < per_room)
         rooms.append(ordered)
     rooms.sort(key=lambda room: (room_order.get(room["roomType"], unplanned), room["roomType"]))
-    images = sorted(document["images"], key=_by_index)
+    images = sorted(map(_with_generation, document["images"]), key=_by_index)
     failed_images = sorted(document["failedImages"], key=_by_index)
     failed_rooms = sorted(document["failedRooms"], key=lambda item: item["roomType"])
     images_done = sum(1 for image in images if image["index"] < per_style) + room_images
@@ -338,6 +374,7 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
         "keywords": document["keywords"],
         "content": document["content"],
         "model": document["model"],
+        "generation": document.get("generation", 1 if document["createdAt"] else None),
         "images": images,
         "failedImages": failed_images,
         "roomProfiles": rooms,
@@ -357,6 +394,27 @@ def finalize(document: Document, plan: PlanSpec | None) -> Document:
         "updatedAt": document["updatedAt"],
         "version": document["version"],
     }
+
+
+def shown_generation(document: Document, step: str) -> int | None:
+    """Returns the generation of a step's result the document shows (None: no result yet)."""
+    if step == "content":
+        return document.get("generation", 1) if document.get("createdAt") else None
+    parts = step.split(":")
+    owner: dict[str, Any] | None = document
+    if parts[0] == "room" or (parts[0] == "image" and len(parts) == 4 and parts[1] == "room"):
+        at = _find(document["roomProfiles"], "roomType", parts[1] if parts[0] == "room" else parts[2])
+        owner = document["roomProfiles"][at] if at >= 0 else None
+        if owner is not None and parts[0] == "room":
+            return owner.get("generation", 1) if owner.get("createdAt") else None
+    if owner is None or parts[0] != "image":
+        return None
+    try:
+        index = int(parts[-1])
+    except ValueError:
+        return None
+    at = _find(owner["images"], "index", index)
+    return owner["images"][at].get("generation", 1) if at >= 0 else None
 
 
 def fold(events: Iterable[RawEvent | StoredEvent], plan: PlanSpec | None) -> dict[str, Document]:

@@ -94,6 +94,15 @@ class ProjectionInfo(Report):
     note: str | None = None
 
 
+class RegenerationCounts(Report):
+    """Steps a regeneration request made pending again, not yet done in their new generation."""
+
+    awaiting: int = 0
+    content: int = 0
+    rooms: int = 0
+    images: int = 0
+
+
 class StatusReport(Report):
     """What is complete, partial, basic, missing or failed, against the latest run's plan."""
 
@@ -108,6 +117,8 @@ class StatusReport(Report):
     crashed_runs: list[str] = Field(default_factory=list)
     spent: Spend
     projection: ProjectionInfo
+    #: steps awaiting their next generation (``genjournal regenerate``)
+    regeneration: RegenerationCounts = RegenerationCounts()
 
 
 # --- history -----------------------------------------------------------------------------
@@ -190,14 +201,30 @@ class PriceSource(Report):
     as_of: str
 
 
+class RegenerationSpend(Report):
+    """What regenerations cost (results of generation 2 and later), apart from first-time spend."""
+
+    #: regeneration requests journaled (``StepRegenerationRequested``)
+    requested: int = 0
+    #: success and failure events of generation 2 and later
+    steps: int = 0
+    failures: int = 0
+    usd: float | None = 0.0
+    usd_priced: float = 0.0
+    unpriced_steps: int = 0
+    #: the total minus the regenerations (None when either is unknown)
+    first_time_usd: float | None = 0.0
+
+
 class CostReport(Report):
-    """Tokens, images and money, grouped; plus the crash overhead."""
+    """Tokens, images and money, grouped; plus the crash overhead and the regeneration spend."""
 
     by: Literal["style", "run", "model", "day"]
     prices: PriceSource
     lines: list[CostLine]
     total: CostLine
     crash_overhead: CrashOverhead
+    regeneration: RegenerationSpend = RegenerationSpend()
 
 
 # --- verify ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Literal
 
 from journal.blobs import BlobStore, is_sha256
 from journal.errors import EventError
-from journal.events import PlanSpec
+from journal.events import REGENERATION_TYPE, PlanSpec, generation_of
 from journal.store import EventStore, RawEvent, StoredEvent
 from journal.streams import RUN_PREFIX, STYLE_PREFIX
 from projector.facts import fold_facts
@@ -103,6 +103,10 @@ class _Scan:
     plan: PlanSpec | None = None
     #: per style stream, its last version at or before the projection's checkpoint
     style_versions: dict[str, int] = field(default_factory=dict)
+    #: per (stream, step), the generation of each success event, in journal order
+    generations: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: per (stream, step), the generations regeneration requests asked for
+    requested: dict[tuple[str, str], set[int]] = field(default_factory=dict)
 
 
 def _run_is_live(store: EventStore) -> bool:
@@ -132,6 +136,11 @@ def _read_everything(store: EventStore, checkpoint: int, findings: Findings, *, 
                     )
             if event.type == "ImageGenerated":
                 scan.images.setdefault(stored.data.sha256, stored.position)
+            if stored.step is not None:
+                if event.is_success:
+                    scan.generations.setdefault((stored.stream, stored.step), []).append(generation_of(event))
+                elif event.type == REGENERATION_TYPE:
+                    scan.requested.setdefault((stored.stream, stored.step), set()).add(generation_of(event))
         if page:
             scan.last_position = page[-1].position
 
@@ -165,6 +174,35 @@ def _read_everything(store: EventStore, checkpoint: int, findings: Findings, *, 
         position = page[-1].position
         if position >= until:
             return scan
+
+
+def _check_generations(scan: _Scan, findings: Findings) -> None:
+    """Each step's successes are generations 1, 2, 3… in order, each later one asked for."""
+    for (stream, step), generations in sorted(scan.generations.items()):
+        where = f"{stream} {step}"
+        if len(set(generations)) != len(generations):
+            findings.add(
+                "generations-duplicate",
+                "error",
+                "a step has two successes of one generation (the unique index should have refused it)",
+                f"{where}: generations {generations}",
+            )
+        if generations != sorted(generations) or generations[0] != 1:
+            findings.add(
+                "generations-order",
+                "error",
+                "a step's generations are not 1, 2, 3… in journal order",
+                f"{where}: generations {generations}",
+            )
+        asked = scan.requested.get((stream, step), set())
+        unasked = [g for g in generations if g > 1 and g not in asked]
+        if unasked:
+            findings.add(
+                "generations-unrequested",
+                "error",
+                "a later generation of a step has no regeneration request asking for it",
+                f"{where}: generation {unasked[0]}",
+            )
 
 
 def _check_blobs(scan: _Scan, data_dir: Path, findings: Findings, *, live: bool) -> int:
@@ -391,6 +429,7 @@ def _verify(store: EventStore, views: ViewStore, data_dir: Path, findings: Findi
     live = _run_is_live(store)
     scan = _read_everything(store, checkpoint, findings, until=cut)
     blobs = _check_blobs(scan, data_dir, findings, live=live)
+    _check_generations(scan, findings)
     _check_store(store, findings)
     documents = 0
     if not usable and not findings.has("projection-damaged"):
@@ -416,7 +455,10 @@ def _verify(store: EventStore, views: ViewStore, data_dir: Path, findings: Findi
     if any(f.check.startswith("projection") for f in found if f.severity == "error"):
         repair.append("genjournal rebuild  # recomputes the projection from the journal")
     if any(f.check.startswith("blob-m") for f in found):
-        repair.append("restore the named image files from a backup (recorded steps are never regenerated)")
+        repair.append(
+            "restore the named image files from a backup, or redo their steps: "
+            "genjournal regenerate --step STEP --reason 'image file lost'"
+        )
     if any(
         f.check in ("events-decode", "sqlite-integrity", "positions", "stream-versions")
         for f in found

@@ -102,6 +102,8 @@ class StyleRequest:
     languages: tuple[str, ...]
     stream: str
     step: str = "content"
+    #: which generation of the step this asks for (> 1: a regeneration; the answer must differ)
+    generation: int = 1
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class RoomRequest:
     languages: tuple[str, ...]
     stream: str
     step: str
+    generation: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class ImageRequest:
     step: str
     room_type: CatalogEntry | None = None
     room: RoomGeneratedData | None = None
+    generation: int = 1
 
 
 @dataclass(frozen=True)

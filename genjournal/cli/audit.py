@@ -114,6 +114,12 @@ def _status_text(report: StatusReport) -> str:
         f"images   done {_n(images.done)} / {_n(images.planned)}  failed {_n(images.failed)}"
         f"  pending {_n(images.pending)}",
     ]
+    regen = report.regeneration
+    if regen.awaiting:
+        lines.append(
+            f"regenerate {_n(regen.awaiting)} step(s) await a new generation (content {_n(regen.content)}, "
+            f"rooms {_n(regen.rooms)}, images {_n(regen.images)}): `genjournal run` does them"
+        )
     run = report.last_run
     if run is None:
         lines.append("last run none recorded")
@@ -169,6 +175,13 @@ def _status_text(report: StatusReport) -> str:
 @click.option("--type", "types", multiple=True, metavar="T", help="Only this event type (repeatable).")
 @click.option("--run", "run_id", default=None, metavar="RUN", help="Only events written by this run.")
 @click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="STEP",
+    help="Only this step (a key or shell-style pattern; repeatable): every generation of it.",
+)
+@click.option(
     "--since",
     default=None,
     metavar="TIME",
@@ -183,6 +196,7 @@ def history(
     style: str | None,
     types: tuple[str, ...],
     run_id: str | None,
+    steps: tuple[str, ...],
     since: str | None,
     until: str | None,
     limit: int | None,
@@ -207,7 +221,7 @@ def history(
         fail(str(exc))
     with _audit(data_dir, db, prices_file, refresh=False) as journal:
         entries = journal.history(
-            style, types=types or None, run=run_id, since=since, until=until, limit=limit
+            style, types=types or None, run=run_id, since=since, until=until, limit=limit, steps=steps
         )
         if as_json:
             _emit([entry.model_dump(mode="json") for entry in entries])
@@ -237,7 +251,9 @@ def _run_note(entry: HistoryEntry) -> str:
 def _history_text(journal: AuditLog, entries: list[HistoryEntry]) -> str:
     if not entries:
         return "no events match"
-    rows = [["time", "run", "stream", "step", "type", "model", "tokens/images", "cost", "error / outcome"]]
+    rows = [
+        ["time", "run", "stream", "step", "gen", "type", "model", "prompt", "tokens/images", "cost", "note"]
+    ]
     for entry in entries:
         meta, data = entry.meta, entry.data
         cost = journal.event_cost(entry)
@@ -245,17 +261,28 @@ def _history_text(journal: AuditLog, entries: list[HistoryEntry]) -> str:
         rows.append(
             [
                 entry.recorded_at[:19].replace("T", " "),
-                entry.run_id or "",
+                entry.run_id or str(data.get("request") or ""),
                 entry.stream,
                 entry.step or "",
+                str(data.get("generation", 1)) if entry.step else "",
                 entry.type,
                 str(meta.get("model") or ""),
+                str(meta.get("prompt_version") or ""),
                 _usage(meta),
                 "" if cost == 0 else _usd(cost),
-                f"{error['kind']}: {error['message']}"[:80] if error else _run_note(entry),
+                f"{error['kind']}: {error['message']}"[:80] if error else _event_note(entry),
             ]
         )
-    return _table(rows, right={6, 7})
+    return _table(rows, right={4, 8, 9})
+
+
+def _event_note(entry: HistoryEntry) -> str:
+    """Says why a regeneration was asked for, or how a run ended."""
+    if entry.type == "StepRegenerationRequested":
+        cause = entry.data.get("cause")
+        why = f"“{entry.data.get('reason', '')}”"
+        return (f"{why} (follows {cause})" if cause else why)[:80]
+    return _run_note(entry)
 
 
 # --- costs -------------------------------------------------------------------------------
@@ -321,6 +348,13 @@ def _costs_text(report: CostReport) -> str:
         )
     else:
         lines.append("crash overhead: none (no crashed run)")
+    regen = report.regeneration
+    if regen.requested:
+        lines.append(
+            f"regeneration: {regen.requested:,} step(s) requested again, {regen.steps:,} result(s) of a later"
+            f" generation ({regen.failures:,} failed) cost {_usd(regen.usd, partial=regen.usd_priced)};"
+            f" first-time generation {_usd(regen.first_time_usd)}"
+        )
     lines.append(
         f"prices: {report.prices.source} (a model is priced by the first that knows it;"
         " --prices FILE puts your own table first)"

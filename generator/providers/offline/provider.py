@@ -104,9 +104,18 @@ _VERSIONS: dict[str, str] = {
 }
 
 
-def step_seed(subcategory: str, room: str | None, step: str) -> bytes:
-    """Returns the seed of one step: SHA-256 of its sub-category, room and step names."""
-    return hashlib.sha256(f"{subcategory}\x00{room or ''}\x00{step}".encode()).digest()
+#: the prompt_version each kind of offline call records (what ``--stale-prompts`` compares with)
+OFFLINE_PROMPT_VERSIONS: dict[str, str] = dict(_VERSIONS)
+
+
+def step_seed(subcategory: str, room: str | None, step: str, generation: int = 1) -> bytes:
+    """Returns the seed of one step: SHA-256 of its sub-category, room and step names.
+
+    A regenerated step (generation > 1) mixes its generation in, so it yields a new
+    result; generation 1 is seeded as before generations existed (same journal bytes).
+    """
+    text = f"{subcategory}\x00{room or ''}\x00{step}" + (f"\x00g{generation}" if generation > 1 else "")
+    return hashlib.sha256(text.encode()).digest()
 
 
 def _sentence(text: str) -> str:
@@ -186,7 +195,7 @@ class OfflineProvider:
         started = time.perf_counter()
         entry = request.subcategory
         notes = style_notes(entry.slug, entry.name)
-        seed = step_seed(entry.slug, None, request.step)
+        seed = step_seed(entry.slug, None, request.step, request.generation)
         colour_name, colour_hex = notes.colour
         fields = {
             "name": entry.name,
@@ -226,7 +235,7 @@ class OfflineProvider:
         started = time.perf_counter()
         entry, room_type, style = request.subcategory, request.room_type, request.style
         notes = room_notes(room_type.slug, room_type.name)
-        seed = step_seed(entry.slug, room_type.slug, request.step)
+        seed = step_seed(entry.slug, room_type.slug, request.step, request.generation)
         style_name = style.name.get("en") or next(iter(style.name.values()), entry.name)
         materials = self._room_materials(entry, notes)
         fields = {
@@ -271,7 +280,7 @@ class OfflineProvider:
         started = time.perf_counter()
         entry, style = request.subcategory, request.style
         room_slug = request.room_type.slug if request.room_type is not None else None
-        seed = step_seed(entry.slug, room_slug, request.step)
+        seed = step_seed(entry.slug, room_slug, request.step, request.generation)
         patterns = style_notes(entry.slug, entry.name).patterns
         pattern = patterns[seed[0] % len(patterns)]
         accent = None

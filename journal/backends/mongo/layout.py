@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from journal.events import SUCCESS_TYPES, Event
+from journal.events import SUCCESS_TYPES, Event, generation_of
 from journal.store import parse_time
 
 Doc = dict[str, Any]
@@ -97,11 +97,30 @@ def _tombstone(position: int, recorded_at: datetime) -> Doc:
     }
 
 
-def _success_step(events: Sequence[Event]) -> str | None:
+def _success_step(events: Sequence[Event]) -> tuple[str, int] | None:
+    """Returns the (step, generation) of a commit's success event, if it carries one."""
     for event in events:
-        if event.type in SUCCESS_TYPES:
-            return event.step
+        if event.type in SUCCESS_TYPES and event.step is not None:
+            return event.step, generation_of(event)
     return None
+
+
+def success_key(step: str, generation: int) -> str:
+    """Returns the ``success_step`` value the unique index holds for a step's generation.
+
+    Generation 1 is the bare step key, as journals from before generations store it, so
+    they need no migration; a later one is ``<step>@<generation>`` (no step key has an
+    ``@``). The index ``(stream, success_step)`` is thus unique per (stream, step, generation).
+    """
+    return step if generation == 1 else f"{step}@{generation}"
+
+
+def split_success_key(key: str) -> tuple[str, int]:
+    """Returns the (step, generation) a ``success_step`` value stands for."""
+    step, sep, generation = key.rpartition("@")
+    if sep and generation.isdigit():
+        return step, int(generation)
+    return key, 1
 
 
 def query_filter(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -46,6 +47,8 @@ from journal.backends.mongo.layout import (
     _success_step,
     _tombstone,
     query_filter,
+    split_success_key,
+    success_key,
 )
 from journal.backends.mongo.leases import MongoLeases
 from journal.errors import (
@@ -56,7 +59,15 @@ from journal.errors import (
     IncompatibleStoreError,
     StoreError,
 )
-from journal.events import CURRENT_SCHEMA, SUCCESS_TYPES, Event, decode_event, decode_raw
+from journal.events import (
+    CURRENT_SCHEMA,
+    SUCCESS_TYPES,
+    Event,
+    data_dict,
+    decode_event,
+    decode_raw,
+    generation_of,
+)
 from journal.failpoints import failpoint
 from journal.redaction import redact_url, scrub, url_secrets
 from journal.store import (
@@ -312,13 +323,13 @@ class MongoEventStore(EventStore):
             current = self.stream_version(stream)
             if current != expected_version:
                 raise ConcurrencyError(stream, expected_version, current)
-        step = _success_step(events)
-        if step is not None:
+        success = _success_step(events)
+        if success is not None:
             # Spares a block and a tombstone in the common "retry of a recorded step"
             # case; the unique index still decides every race.
-            existing = self._find_success(self._events_local, stream, step)
+            existing = self._find_success(self._events_local, stream, *success)
             if existing is not None:
-                raise DuplicateStepError(stream, step, existing)
+                raise DuplicateStepError(stream, success[0], existing, success[1])
         block = self._allocate(len(events))
         try:
             # A crash here leaves exactly the hole the dead-hole rule exists for.
@@ -406,20 +417,20 @@ class MongoEventStore(EventStore):
                     "schema_version": event.schema_version,
                     "run_id": event.run_id,
                     "step": event.step,
-                    "data": event.data.model_dump(mode="json"),
+                    "data": data_dict(event),
                     "meta": event.meta.model_dump(mode="json", exclude_none=True),
                 }
                 for event in events
             ],
         }
-        step = _success_step(events)
-        if step is not None:
-            doc["success_step"] = step
+        success = _success_step(events)
+        if success is not None:
+            doc["success_step"] = success_key(*success)
         with self._calling():
             try:
                 self._events.insert_one(doc)
             except DuplicateKeyError as exc:
-                self._diagnose(exc, stream, step, version, block, doc["_id"])
+                self._diagnose(exc, stream, success, version, block, doc["_id"])
         return [
             StoredEvent(
                 position=block.first + offset,
@@ -435,7 +446,7 @@ class MongoEventStore(EventStore):
         self,
         exc: DuplicateKeyError,
         stream: str,
-        step: str | None,
+        success: tuple[str, int] | None,
         version: int,
         block: Block,
         doc_id: str,
@@ -443,10 +454,10 @@ class MongoEventStore(EventStore):
         """Finds which unique key refused a commit (by reading) and raises accordingly."""
         # The order matters: a recorded success refuses every retry, so it wins; a
         # taken position means a reader plugged it, whatever else collided.
-        if step is not None:
-            existing = self._find_success(self._events_local, stream, step)
+        if success is not None:
+            existing = self._find_success(self._events_local, stream, *success)
             if existing is not None:
-                raise DuplicateStepError(stream, step, existing) from exc
+                raise DuplicateStepError(stream, success[0], existing, success[1]) from exc
         if self._events_local.find_one({"position": block.first}, {"_id": 1}) is not None:
             raise _PositionTaken(block.first) from exc
         if self._events_local.find_one({"stream": stream, "version": version}, {"_id": 1}):
@@ -812,19 +823,36 @@ class MongoEventStore(EventStore):
             )
         return int(doc["last_version"]) if doc is not None else 0
 
-    def _find_success(self, collection: Collection[Doc], stream: str, step: str) -> StoredEvent | None:
+    def _find_success(
+        self, collection: Collection[Doc], stream: str, step: str, generation: int | None = None
+    ) -> StoredEvent | None:
+        if generation is not None:
+            spec: Doc = {
+                "stream": stream,
+                "success_step": {"$eq": success_key(step, generation), "$type": "string"},
+            }
+        else:
+            spec = {
+                "stream": stream,
+                "$or": [
+                    {"success_step": {"$eq": step, "$type": "string"}},
+                    {"success_step": {"$regex": f"^{re.escape(step)}@[0-9]+$"}},
+                ],
+            }
         with self._calling():
-            doc = collection.find_one({"stream": stream, "success_step": {"$eq": step, "$type": "string"}})
-        if doc is None:
-            return None
-        found = self._decode_doc(
-            doc, keep=lambda item: item.get("step") == step and item.get("type") in SUCCESS_TYPES
-        )
-        return found[0] if found else None
+            docs = list(collection.find(spec))
+        found = [
+            stored
+            for doc in docs
+            for stored in self._decode_doc(
+                doc, keep=lambda item: item.get("step") == step and item.get("type") in SUCCESS_TYPES
+            )
+        ]
+        return max(found, key=lambda stored: generation_of(stored.event), default=None)
 
-    def find_success(self, stream: str, step: str) -> StoredEvent | None:
-        """Returns the success event of a step, or None."""
-        return self._find_success(self._events, stream, step)
+    def find_success(self, stream: str, step: str, generation: int | None = None) -> StoredEvent | None:
+        """Returns a step's success event of that generation (None: its newest), or None."""
+        return self._find_success(self._events, stream, step, generation)
 
     def recorded_steps(self, *, stream_prefix: str = "") -> set[tuple[str, str]]:
         """Returns every (stream, step) with a success event (from the partial unique index)."""
@@ -833,7 +861,7 @@ class MongoEventStore(EventStore):
             spec["stream"] = {"$gte": stream_prefix, "$lt": stream_prefix + "\U0010ffff"}
         with self._calling():
             docs = list(self._events.find(spec, {"stream": 1, "success_step": 1, "_id": 0}))
-        return {(doc["stream"], doc["success_step"]) for doc in docs}
+        return {(doc["stream"], split_success_key(doc["success_step"])[0]) for doc in docs}
 
     def query(
         self,

@@ -33,7 +33,8 @@ from journal.events import (
 )
 
 APPLICATION_ID = 0x474A4E4C  # "GJNL"
-SCHEMA_VERSION = 1
+#: 1: success unique per (stream, step); 2: per (stream, step, generation)
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -54,8 +55,8 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (stream, version),
     CHECK (success = 0 OR step IS NOT NULL)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_success_step
-    ON events (stream, step) WHERE success = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS events_success_generation
+    ON events (stream, step, COALESCE(json_extract(data, '$.generation'), 1)) WHERE success = 1;
 CREATE INDEX IF NOT EXISTS events_type ON events (type, position);
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, position);
 CREATE INDEX IF NOT EXISTS events_time ON events (recorded_at);
@@ -73,6 +74,16 @@ CREATE TABLE IF NOT EXISTS leases (
     proc_start TEXT
 );
 """
+
+#: journal schema 1 → 2: one success per (stream, step) becomes one per generation. Only
+#: indexes change (no row is touched): the payload's ``generation`` (absent = 1) joins the
+#: unique key, so every old row keeps its checksum and reads as generation 1.
+UPGRADE_TO_2 = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_success_generation ON events"
+    " (stream, step, COALESCE(json_extract(data, '$.generation'), 1)) WHERE success = 1",
+    "DROP INDEX IF EXISTS events_success_step",
+    "PRAGMA user_version = 2",
+)
 
 COLUMNS = (
     "position, id, stream, version, type, schema_version, recorded_at, run_id, step, data, meta, checksum"

@@ -8,7 +8,10 @@ gap-free and in commit order across threads and processes. Each thread gets its 
 connection.
 
 Uniqueness is the database's job, not Python's: ``UNIQUE(stream, version)`` and a
-partial unique index on ``(stream, step) WHERE success = 1``. Triggers refuse every
+partial unique index on ``(stream, step, generation) WHERE success = 1`` (the
+generation read from the payload, absent = 1). A journal written before generations
+(schema 1, one success per ``(stream, step)``) is upgraded by the first append, inside
+that append's transaction: only its indexes change, never a row. Triggers refuse every
 UPDATE and DELETE on ``events``: the journal is append-only even to a hand-written SQL
 statement.
 
@@ -39,6 +42,7 @@ from journal.backends.sqlite.file import (
     SCAN_JSON,
     SCHEMA,
     SCHEMA_VERSION,
+    UPGRADE_TO_2,
     connect,
     event_row,
     fsync_dir,
@@ -61,6 +65,7 @@ from journal.events import (
     Event,
     decode_event,
     decode_raw,
+    generation_of,
 )
 from journal.failpoints import failpoint
 from journal.store import (
@@ -95,6 +100,8 @@ class SqliteEventStore(EventStore):
         self._connections: list[sqlite3.Connection] = []
         self._registry_lock = threading.Lock()
         self._closed = False
+        #: the file's layout is current (checked inside the first append's transaction)
+        self._upgraded = False
         kind = self._check_file(create=create)
         if kind == "new":
             if not create:
@@ -173,6 +180,13 @@ class SqliteEventStore(EventStore):
             raise translate_error(exc, self.path) from exc
         fsync_dir(self.path.parent)
 
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Brings an older journal's layout up to this code's, inside the caller's write transaction."""
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found < 2:
+            for statement in UPGRADE_TO_2:
+                conn.execute(statement)
+
     def close(self) -> None:
         """Closes every connection this store opened."""
         self._closed = True
@@ -225,6 +239,8 @@ class SqliteEventStore(EventStore):
         # One batch needs no savepoint: if the store refuses it, the whole transaction goes.
         savepoints = len(batches) > 1
         try:
+            if not self._upgraded:
+                self._upgrade(conn)
             for batch in batches:
                 results.append(self._insert_batch(conn, batch, stamp, recorded_at, savepoints))
             if not savepoints and isinstance(results[0], StoreError):
@@ -232,6 +248,7 @@ class SqliteEventStore(EventStore):
                 return results
             failpoint("append-before-commit")
             conn.execute("COMMIT")
+            self._upgraded = True
         except sqlite3.Error as exc:
             self._rollback(conn)
             raise translate_error(exc, self.path) from exc
@@ -304,15 +321,16 @@ class SqliteEventStore(EventStore):
         self, exc: sqlite3.IntegrityError, stream: str, events: Sequence[Event]
     ) -> StoreError:
         text = str(exc)
-        if "events.stream, events.step" in text:
-            seen: set[str] = set()
+        if "events_success_generation" in text or "events.stream, events.step" in text:
+            seen: set[tuple[str, int]] = set()
             for event in events:
                 if event.type not in SUCCESS_TYPES or event.step is None:
                     continue
-                existing = self.find_success(stream, event.step)
-                if existing is not None or event.step in seen:
-                    return DuplicateStepError(stream, event.step, existing)
-                seen.add(event.step)
+                generation = generation_of(event)
+                existing = self.find_success(stream, event.step, generation)
+                if existing is not None or (event.step, generation) in seen:
+                    return DuplicateStepError(stream, event.step, existing, generation)
+                seen.add((event.step, generation))
             return DuplicateStepError(stream, "?", None)
         if "events.id" in text:
             return StoreError(f"an event id in this batch is already recorded ({text}); nothing was written")
@@ -577,13 +595,15 @@ class SqliteEventStore(EventStore):
             raise translate_error(exc, self.path) from exc
         return {(stream, step) for stream, step in rows}
 
-    def find_success(self, stream: str, step: str) -> StoredEvent | None:
-        """Returns the success event of a step, or None."""
+    def find_success(self, stream: str, step: str, generation: int | None = None) -> StoredEvent | None:
+        """Returns a step's success event of that generation (None: its newest), or None."""
         found = self._select(
-            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND step = ? AND success = 1",
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND step = ? AND success = 1 ORDER BY position",
             (stream, step),
         )
-        return found[0] if found else None
+        if generation is None:
+            return max(found, key=lambda stored: generation_of(stored.event), default=None)
+        return next((stored for stored in found if generation_of(stored.event) == generation), None)
 
     # --- the run lease -----------------------------------------------------------------
 
