@@ -143,6 +143,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
             return error(request, 404, f"no style {slug!r} in this journal")
         plan = await run_in_threadpool(dash.plan)
         costs = await run_in_threadpool(dash.style_costs, slug)
+        curation = await run_in_threadpool(dash.generations, slug)
         return render(
             request,
             "style.html",
@@ -151,6 +152,8 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
                 "rooms": style_rooms(plan, doc),
                 "costs": costs,
                 "position": dash.tail.head,
+                "earlier": curation["earlier"],
+                "awaiting": set(curation["awaiting"]),
             },
         )
 
@@ -249,6 +252,29 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
             return error(request, exc.status, str(exc))
         return JSONResponse(started, status_code=202)
 
+    async def regenerate(request: Request) -> Response:
+        from generator.curation import SelectionError
+
+        body = await control_body(request)
+        slug = request.path_params["slug"]
+        step, reason = body.get("step"), body.get("reason")
+        if not isinstance(step, str) or not step:
+            raise queries.BadRequest("step must be a step key (like image:room:kitchen:0)")
+        if not isinstance(reason, str):
+            raise queries.BadRequest("reason must say why the result is not kept")
+        flags = {name: body.get(name, False) for name in ("keep_images", "cascade")}
+        if not all(isinstance(value, bool) for value in flags.values()):
+            raise queries.BadRequest("keep_images and cascade must be true or false")
+        try:
+            marked = await run_in_threadpool(
+                lambda: dash.regenerate(
+                    slug, step, reason, keep_images=flags["keep_images"], cascade=flags["cascade"]
+                )
+            )
+        except SelectionError as exc:
+            return error(request, 400, str(exc))
+        return JSONResponse(marked, status_code=201)
+
     async def runs_stop(request: Request) -> Response:
         await control_body(request)
         try:
@@ -293,6 +319,7 @@ def create_app(config: WebConfig, dashboard: Dashboard | None = None) -> Starlet
             Route("/blobs/{sha}", blob),
             Route("/api/status", api_status),
             Route("/api/styles/{slug}", api_style),
+            Route("/api/styles/{slug}/regenerate", regenerate, methods=["POST"]),
             Route("/api/history", api_history),
             Route("/api/costs", api_costs),
             Route("/api/runs", runs_status, methods=["GET"]),

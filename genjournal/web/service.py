@@ -166,3 +166,73 @@ class Dashboard:
             if line.key == slug:
                 return line.model_dump(mode="json")
         return None
+
+    # --- curation ------------------------------------------------------------------------
+
+    def generations(self, slug: str) -> dict[str, Any]:
+        """Returns a style's curation state: earlier generations per step, and steps awaiting one.
+
+        ``earlier`` maps a step key to its superseded results, newest first (image hash or
+        room text, model, prompt version, when), each with the reason it was superseded.
+        """
+        from journal.events import REGENERATION_TYPE, SUCCESS_TYPES, generation_of
+        from journal.streams import style_stream
+
+        found = self.store.query(stream=style_stream(slug), types=sorted(SUCCESS_TYPES | {REGENERATION_TYPE}))
+        results: dict[str, list[dict[str, Any]]] = {}
+        reasons: dict[tuple[str, int], str] = {}
+        for stored in found:
+            if stored.step is None:
+                continue
+            generation = generation_of(stored.event)
+            if stored.type == REGENERATION_TYPE:
+                reasons[(stored.step, generation)] = stored.event.data.reason  # type: ignore[attr-defined]
+                continue
+            data, meta = stored.event.data, stored.event.meta
+            results.setdefault(stored.step, []).append(
+                {
+                    "generation": generation,
+                    "sha256": getattr(data, "sha256", None),
+                    "text": _result_text(stored.type, data),
+                    "model": meta.model,
+                    "prompt_version": meta.prompt_version,
+                    "recorded_at": stored.recorded_at.isoformat().replace("+00:00", "Z"),
+                }
+            )
+        earlier: dict[str, list[dict[str, Any]]] = {}
+        for step, items in results.items():
+            items.sort(key=lambda item: item["generation"])
+            for item in items:
+                item["superseded_because"] = reasons.get((step, item["generation"] + 1))
+            if len(items) > 1:
+                earlier[step] = [item for item in reversed(items[:-1])]
+        newest = {step: items[-1]["generation"] for step, items in results.items()}
+        awaiting = sorted(step for (step, generation) in reasons if generation > newest.get(step, 0))
+        return {"earlier": earlier, "awaiting": awaiting}
+
+    def regenerate(
+        self, slug: str, step: str, reason: str, *, keep_images: bool, cascade: bool
+    ) -> dict[str, Any]:
+        """Journals a regeneration of one step of a style (and what follows it), as the CLI does."""
+        from generator.curation import Selection, journal_regeneration, latest_plan, plan_regeneration
+        from generator.prompts import load_prompts
+
+        selection = Selection(styles=(slug,), steps=(step,), keep_images=keep_images, cascade=cascade)
+        plan = plan_regeneration(
+            self.store,
+            selection,
+            plan=latest_plan(self.store),
+            prompts=load_prompts(None),
+            prices=self.audit.prices,
+        )
+        request = journal_regeneration(self.store, plan, reason=reason, source="dashboard")
+        return {"request": request, **plan.to_dict()}
+
+
+def _result_text(type_name: str, data: Any) -> str | None:
+    """Returns the text a superseded text result showed (a room's poetic passage, a style's approach)."""
+    if type_name == "StyleCreated":
+        return str(data.approach)
+    if type_name == "RoomGenerated" and data.content:
+        return str(next(iter(data.content.values())).poetic)
+    return None

@@ -279,6 +279,31 @@
     }
   }
 
+  // --- curation: "regenerate" on the style page journals a StepRegenerationRequested ----
+
+  const styleArticle = document.querySelector("article.style");
+  if (styleArticle) {
+    const slug = styleArticle.dataset.stream.replace(/^style:/, "");
+    styleArticle.querySelectorAll("form.regen-form").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const message = form.querySelector(".regen-message");
+        const payload = { step: form.dataset.step, reason: form.elements.reason.value };
+        if (form.elements.keep_images) payload.keep_images = form.elements.keep_images.checked;
+        if (form.elements.cascade) payload.cascade = form.elements.cascade.checked;
+        message.textContent = "marking…";
+        try {
+          const answer = await control("/api/styles/" + encodeURIComponent(slug) + "/regenerate", payload);
+          message.textContent =
+            "marked " + answer.count + " step(s); the next run makes them (request " + answer.request + ")";
+          form.querySelector("button").disabled = true;
+        } catch (err) {
+          message.textContent = err.message;
+        }
+      });
+    });
+  }
+
   if (runForm) {
     runForm.addEventListener("submit", async (event) => {
       event.preventDefault();
