@@ -181,7 +181,7 @@ class AppendBatch(NamedTuple):
 def validate_batch(stream: str, events: Sequence[Event]) -> None:
     """Refuses a malformed batch before any backend writes it (raises ValueError).
 
-    One commit records at most one paid step's success: the unique (stream, step) key is
+    One commit records at most one paid step's success: the unique (stream, step, generation) key is
     enforced per commit in every backend, and the generator never needs more.
     """
     if not stream or not isinstance(stream, str):
