@@ -171,3 +171,40 @@ def test_the_style_page_renders_its_gallery(
         " && imgs.length; })()"
     )
     assert images == len(doc["images"]) + sum(len(room["images"]) for room in doc["roomProfiles"])
+
+
+def test_regenerate_in_the_browser_journals_the_request_and_a_run_shows_the_new_image(
+    tmp_path: Path, serve: Callable[..., Served], browser: Chromium
+) -> None:
+    """Typing a reason and clicking "Mark for regeneration" journals it; after a run the page shows generation 2."""
+    data = tmp_path / "data"
+    plan = write_plan(tmp_path)
+    run_offline(data, plan, "--limit", "1")
+    served = serve(data)
+    page = browser.new_page(f"{served.url}/styles/art-deco")
+    page.wait_for("document.querySelector('form.regen-form[data-step=\"image:style:0\"]') !== null")
+    page.evaluate(
+        "(() => { const form = document.querySelector('form.regen-form[data-step=\"image:style:0\"]');"
+        " form.closest('details').open = true; form.elements.reason.value = 'too dark';"
+        " form.querySelector('button').click(); })()"
+    )
+    said = page.wait_for(
+        "(() => { const m = document.querySelector('form.regen-form[data-step=\"image:style:0\"] .regen-message');"
+        " return m && m.textContent.startsWith('marked') && m.textContent; })()"
+    )
+    assert "marked 1 step" in said
+    requests = cli_json("history", "--type", "StepRegenerationRequested", "--data-dir", str(data))
+    assert [(r["step"], r["data"]["reason"], r["data"]["source"]) for r in requests] == [
+        ("image:style:0", "too dark", "dashboard")
+    ]
+    run_offline(data, plan, "--limit", "1")
+    page.goto(f"{served.url}/styles/art-deco")
+    caption = page.wait_for(
+        "(() => { const c = document.querySelector('.gallery li .caption');"
+        " return c && c.textContent.includes('generation 2') && c.textContent; })()"
+    )
+    assert "generation 2" in caption
+    assert (
+        page.evaluate("document.querySelector('details.earlier summary').textContent")
+        == "1 earlier generation"
+    )
