@@ -364,14 +364,25 @@ class Runner:
         pending_keys = {(step.stream, step.key) for step in selected}
         ready: list[Step] = []
         waiting: dict[tuple[str, str], list[Step]] = {}
+        #: steps journaled by this run (their dependants may go)
+        done_now: set[tuple[str, str]] = set()
+
+        def place(step: Step) -> None:
+            # Ready once every step it is built from is done; else it waits for the first
+            # one still pending in this run; one neither done nor pending blocks it.
+            for need in step.needs:
+                key = (step.stream, need)
+                if key in done_now or (key in done and key not in pending_keys):
+                    continue
+                if key in pending_keys:
+                    waiting.setdefault(key, []).append(step)
+                else:
+                    self._counts["blocked"] += 1
+                return
+            heapq.heappush(ready, step)
+
         for step in selected:
-            dep = step.depends_on
-            if dep is None or (step.stream, dep) in done:
-                heapq.heappush(ready, step)
-            elif (step.stream, dep) in pending_keys:
-                waiting.setdefault((step.stream, dep), []).append(step)
-            else:
-                self._counts["blocked"] += 1
+            place(step)
         await self._load_dependencies(selected, done)
         wake = asyncio.Condition()
         in_flight = 0
@@ -379,8 +390,9 @@ class Runner:
         def release(step: Step, ok: bool) -> None:
             dependants = waiting.pop((step.stream, step.key), [])
             if ok:
+                done_now.add((step.stream, step.key))
                 for child in dependants:
-                    heapq.heappush(ready, child)
+                    place(child)
             else:
                 stack = dependants
                 while stack:
@@ -511,7 +523,12 @@ class Runner:
                         run_stream(self.run_id),
                         StepStarted(
                             run_id=self.run_id,
-                            data=StepStartedData(stream=step.stream, step=step.key, kind=step.call_kind),
+                            data=StepStartedData(
+                                stream=step.stream,
+                                step=step.key,
+                                kind=step.call_kind,
+                                generation=step.generation,
+                            ),
                         ),
                     )
                 return await self._call(step)

@@ -49,6 +49,21 @@ class Step:
         return None
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """Returns the keys of every step whose result this one's request is built from.
+
+        A room image is built from its room *and* its style's content (the approach and
+        colour): when a regeneration makes the content pending again, the image waits for
+        the new content too, not only for its room.
+        """
+        if self.kind in ("room", "style_image"):
+            return ("content",)
+        if self.kind == "room_image":
+            assert self.room_type is not None
+            return ("content", f"room:{self.room_type.slug}")
+        return ()
+
+    @property
     def call_kind(self) -> Literal["text", "image"]:
         """Returns which rate-limited family the step's call belongs to."""
         return "image" if self.kind in ("style_image", "room_image") else "text"

@@ -192,6 +192,8 @@ class StepStartedData(Frozen):
     stream: str
     step: str
     kind: Literal["text", "image"]
+    #: the generation the call is for (1 = the first; left out of the stored bytes when 1)
+    generation: int = Field(default=1, ge=1)
 
 
 class StyleCreatedData(Frozen):

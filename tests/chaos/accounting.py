@@ -5,7 +5,8 @@ A run's requests are the ledger entries between its start and the next process's
 ``X-Genjournal-Step: <stream>/<step>``. For every step the run paid for:
 
 * it must have a ``StepStarted`` in that run (money at risk is journaled before the call),
-  and no success event before that (a done step is never requested again);
+  and no success of the generation it started before that (a done step is never
+  requested again; a regenerated one is requested for its next generation only);
 * if the run journaled the step's success, exactly one of the step's billable answers
   was a result (``ok``), its request id is the event's, and the event's meta carries the
   usage of every billable attempt; a failure event likewise carries the usage, with no
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from tests.chaos.checks import FAILURE, SUCCESS, Envelope
+from tests.chaos.checks import FAILURE, SUCCESS, Envelope, generation
 
 USAGE = ("input_tokens", "output_tokens", "images")
 
@@ -65,17 +66,20 @@ def reconcile(
             problems.append(f"{len(api)} API request(s) from a process that never recorded RunStarted")
         return account, problems
     started: dict[tuple[str, str], int] = {}
+    #: the generation each started step was for (a run does one generation of a step)
+    wanted: dict[tuple[str, str], int] = {}
     for event in events:
         if event["type"] == "StepStarted" and event["stream"] == f"run:{run_id}":
             key = (event["data"]["stream"], event["data"]["step"])
             if key in started:
                 problems.append(f"{run_id} started {key} twice")
             started[key] = event["position"]
+            wanted[key] = generation(event)
     terminal: dict[tuple[str, str], Envelope] = {}
-    first_success: dict[tuple[str, str], int] = {}
+    first_success: dict[tuple[str, str, int], int] = {}
     for event in events:
         if event["type"] in SUCCESS:
-            first_success.setdefault((event["stream"], event["step"]), event["position"])
+            first_success.setdefault((event["stream"], event["step"], generation(event)), event["position"])
         if event["run_id"] == run_id and event["type"] in SUCCESS | FAILURE:
             key = (event["stream"], event["step"])
             if key in terminal:
@@ -94,10 +98,10 @@ def reconcile(
         results = [c for c in billable if c["outcome"] == "ok"]
         if key not in started:
             problems.append(f"{run_id} paid for {key} without journaling StepStarted first")
-        elif key in first_success and first_success[key] < started[key]:
+        elif (done := first_success.get((*key, wanted[key]))) is not None and done < started[key]:
             account.rerequested += 1
             problems.append(
-                f"{run_id} requested {key} again after its success at position {first_success[key]}"
+                f"{run_id} requested {key} generation {wanted[key]} again after its success at position {done}"
             )
         outcome = terminal.get(key)
         if outcome is None:

@@ -18,6 +18,7 @@ from typing import Any
 
 SUCCESS = frozenset({"StyleCreated", "RoomGenerated", "ImageGenerated"})
 FAILURE = frozenset({"StyleFailed", "RoomFailed", "ImageFailed"})
+REGENERATION = "StepRegenerationRequested"
 TEMP_NAME = re.compile(r"^\.tmp-[0-9a-f]{16}-(?P<pid>\d+)-[0-9a-f]+$")
 BLOB_NAME = re.compile(r"^(?P<sha>[0-9a-f]{64})\.png$")
 
@@ -47,6 +48,12 @@ def dependency(step: str) -> str | None:
     return None
 
 
+def generation(event: Envelope) -> int:
+    """Returns the step generation an event is of or asks for (absent: 1)."""
+    value = event["data"].get("generation", 1)
+    return int(value)
+
+
 def successes(events: Iterable[Envelope]) -> dict[tuple[str, str], Envelope]:
     """Returns the success event of each (stream, step) (the first, if there were several)."""
     found: dict[tuple[str, str], Envelope] = {}
@@ -56,12 +63,25 @@ def successes(events: Iterable[Envelope]) -> dict[tuple[str, str], Envelope]:
     return found
 
 
+def success_generations(events: Iterable[Envelope]) -> Counter[tuple[str, str, int]]:
+    """Counts the success events of each (stream, step, generation)."""
+    return Counter((e["stream"], e["step"], generation(e)) for e in events if e["type"] in SUCCESS)
+
+
 def check_journal(events: Sequence[Envelope], *, gap_free_positions: bool) -> list[str]:
-    """Checks one success per (stream, step), gap-free versions, increasing (gap-free) positions."""
+    """Checks one success per (stream, step, generation), generations asked for, gap-free versions and positions."""
     problems: list[str] = []
-    counts = Counter((e["stream"], e["step"]) for e in events if e["type"] in SUCCESS)
+    counts = success_generations(events)
     problems += [
-        f"duplicate success for {stream} {step} ({n} events)" for (stream, step), n in counts.items() if n > 1
+        f"duplicate success for {stream} {step} generation {gen} ({n} events)"
+        for (stream, step, gen), n in counts.items()
+        if n > 1
+    ]
+    asked = {(e["stream"], e["step"], generation(e)) for e in events if e["type"] == REGENERATION}
+    problems += [
+        f"{stream} {step} has a generation {gen} success nobody asked for"
+        for (stream, step, gen) in counts
+        if gen > 1 and (stream, step, gen) not in asked
     ]
     versions: dict[str, list[int]] = {}
     for event in events:
@@ -96,10 +116,20 @@ def check_prefix(before: Sequence[Any], after: Sequence[Any]) -> list[str]:
 
 
 def check_dependencies(events: Sequence[Envelope]) -> list[str]:
-    """Checks that a step started (and succeeded) only after the result it needs was journaled."""
+    """Checks that a step started (and succeeded) only after the result it needs was journaled.
+
+    With regeneration: while the needed step awaits a new generation (a request newer than
+    its newest success), nothing that needs it may start; it must wait for the new result.
+    """
     problems: list[str] = []
     done_at = {key: event["position"] for key, event in successes(events).items()}
+    newest: dict[tuple[str, str], int] = {}
+    asked: dict[tuple[str, str], int] = {}
     for event in events:
+        if event["type"] == REGENERATION:
+            key = (event["stream"], event["step"])
+            asked[key] = max(asked.get(key, 1), generation(event))
+            continue
         if event["type"] == "StepStarted":
             stream, step = event["data"]["stream"], event["data"]["step"]
         elif event["type"] in SUCCESS:
@@ -107,15 +137,24 @@ def check_dependencies(events: Sequence[Envelope]) -> list[str]:
         else:
             continue
         needed = dependency(step)
-        if needed is None:
-            continue
-        at = done_at.get((stream, needed))
-        if at is None or at > event["position"]:
-            problems.append(
-                f"{event['type']} of {stream} {step} at position {event['position']} came before "
-                f"its dependency {needed} was journaled "
-                f"({'never' if at is None else f'position {at}'})"
-            )
+        if needed is not None:
+            at = done_at.get((stream, needed))
+            if at is None or at > event["position"]:
+                problems.append(
+                    f"{event['type']} of {stream} {step} at position {event['position']} came before "
+                    f"its dependency {needed} was journaled "
+                    f"({'never' if at is None else f'position {at}'})"
+                )
+            elif event["type"] == "StepStarted" and asked.get((stream, needed), 1) > newest.get(
+                (stream, needed), 0
+            ):
+                problems.append(
+                    f"{stream} {step} started at position {event['position']} while {needed} awaited "
+                    f"generation {asked[(stream, needed)]}"
+                )
+        if event["type"] in SUCCESS:
+            key = (stream, step)
+            newest[key] = max(newest.get(key, 0), generation(event))
     return problems
 
 
@@ -174,9 +213,16 @@ def check_no_temp_files(data_dir: Path) -> list[str]:
 
 
 def pending(events: Sequence[Envelope], plan: dict[str, Any]) -> list[tuple[str, str]]:
-    """Returns the planned (stream, step) pairs without a success event."""
-    done = successes(events)
-    return [key for key in planned_keys(plan) if key not in done]
+    """Returns the planned (stream, step) pairs without a success of their newest requested generation."""
+    done: dict[tuple[str, str], int] = {}
+    asked: dict[tuple[str, str], int] = {}
+    for event in events:
+        key = (event["stream"], event["step"])
+        if event["type"] in SUCCESS:
+            done[key] = max(done.get(key, 0), generation(event))
+        elif event["type"] == REGENERATION:
+            asked[key] = max(asked.get(key, 1), generation(event))
+    return [key for key in planned_keys(plan) if done.get(key, 0) < asked.get(key, 1)]
 
 
 def check_completion(events: Sequence[Envelope], plan: dict[str, Any], run_id: str) -> list[str]:

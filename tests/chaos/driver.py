@@ -11,7 +11,12 @@ action from a ``random.Random(seed)``:
 * ``rebuild`` / ``export`` — ``genjournal rebuild`` dying before or after its swap, or
   ``export`` dying inside the projection's checkpoint write;
 * ``enospc`` — a run whose blob write or journal append finds the disk full: it must
-  stop with a one-line message and no traceback.
+  stop with a one-line message and no traceback;
+* ``regenerate`` — ``genjournal regenerate`` marks one to three done steps (their
+  dependants follow, or not, by the command's rules) for a new generation, sometimes
+  dying just before its one commit: all of its requests are journaled, or none. Later
+  runs do the new generations; the checks count successes per (stream, step,
+  generation) and refuse a generation nobody asked for.
 
 After every process the journal is copied and checked (``tests.chaos.checks``,
 ``tests.chaos.accounting``): ledger vs journal, duplicates, gap-free versions and
@@ -110,6 +115,7 @@ class ChaosConfig:
     rebuild_share: float = 0.08
     export_share: float = 0.05
     enospc_share: float = 0.06
+    regenerate_share: float = 0.18
     db: str | None = None
     in_process: bool = False
     workdir: Path | None = None
@@ -172,7 +178,7 @@ class ChaosConfig:
 class Action:
     """One cycle's choice: what to start and how it is to die."""
 
-    kind: str  # exit, sigkill, raise, enospc, rebuild, export, clean
+    kind: str  # exit, sigkill, raise, enospc, rebuild, export, regenerate, clean
     point: str | None = None
     nth: int | None = None
     delay_s: float | None = None
@@ -181,6 +187,9 @@ class Action:
     workers: int = 1
     #: a SIGKILL's delay counts from the run's "N steps to run" line, not from its start
     after_start: bool = False
+    #: how many done steps a ``regenerate`` picks, and the seed of its pick
+    regen_count: int = 1
+    regen_seed: int = 0
 
     def failpoints(self) -> str | None:
         """Returns the ``GENJOURNAL_FAILPOINTS`` spec of this action, if any."""
@@ -192,6 +201,7 @@ class Action:
             "export": "exit",
             "raise": "raise",
             "enospc": "enospc",
+            "regenerate": "exit",
         }[self.kind]
         return f"{self.point}={action}" + (f"@{self.nth}" if self.nth else "")
 
@@ -234,6 +244,8 @@ class EpisodeStats:
     steps: int = 0
     failure_events: int = 0
     duplicates: int = 0
+    #: successes of a generation 2 or later (steps done again after `regenerate`)
+    regenerated: int = 0
     account: Account = field(default_factory=Account)
     seconds: float = 0.0
 
@@ -245,7 +257,8 @@ class EpisodeStats:
             f"{dict(self.kill_kinds)}, {self.runs} runs, "
             f"{self.steps} steps, {a.paid_calls} paid calls, {a.extra_paid_calls} extra paid calls "
             f"({a.steps_in_flight} steps in flight), {a.lost_results} lost results, "
-            f"{self.duplicates} duplicates, {self.disk_full_stops} disk-full stops, "
+            f"{self.duplicates} duplicates, {self.regenerated} regenerated, "
+            f"{self.disk_full_stops} disk-full stops, "
             f"{self.seconds:.1f}s"
         )
 
@@ -377,6 +390,12 @@ class Episode:
         rebuild_point, nth_draw, delay_draw = rng.choice(REBUILD_POINTS), rng.random(), rng.random()
         concurrency, attempts, workers = rng.randint(1, 4), rng.randint(2, 4), rng.randint(1, 2)
         after_start = rng.random() < 0.7
+        regen_draw, regen_count, regen_kill, regen_seed = (
+            rng.random(),
+            rng.randint(1, 3),
+            rng.random() < 0.4,
+            rng.getrandbits(32),
+        )
         steps, images = self._pending()
         has_journal = bool(self.snapshot.events)
         run = {"concurrency": concurrency, "max_attempts": attempts}
@@ -384,6 +403,13 @@ class Episode:
         def nth(point: str) -> int:
             return 1 + int(nth_draw * self._reach(point, steps, images))
 
+        if has_journal and regen_draw < cfg.regenerate_share:
+            return Action(
+                "regenerate",
+                "append-before-commit" if regen_kill and not cfg.in_process else None,
+                regen_count=regen_count,
+                regen_seed=regen_seed,
+            )
         if cfg.in_process:
             if kind_draw < cfg.enospc_share * 2:
                 return Action("enospc", full_point, nth(full_point), **run)
@@ -428,6 +454,9 @@ class Episode:
         self._log(f"{action}")
         if action.kind in ("rebuild", "export"):
             self._projection_kill(action)
+            return
+        if action.kind == "regenerate":
+            self._regenerate(action)
             return
         record = self._start_run(action)
         self._after(record)
@@ -516,7 +545,7 @@ class Episode:
         if code == -signal.SIGKILL:
             record.killed_by = "sigkill"
         elif code == FAILPOINT_EXIT_CODE:
-            record.killed_by = action.point
+            record.killed_by = f"regenerate:{action.point}" if kind == "regenerate" else action.point
         return record
 
     def _invoke(self, kind: str, args: list[str], action: Action) -> ProcessRecord:
@@ -567,6 +596,30 @@ class Episode:
         self._after(record)
         if self._export(out.with_suffix(".after")) != before:
             self._fail([f"export changed across a killed {action.kind}"])
+
+    def _regenerate(self, action: Action) -> None:
+        """Marks a few done steps for a new generation; a killed call journals none of them."""
+        events = self.snapshot.events
+        waiting = set(checks.pending(events, self.plan))
+        done = sorted(key for key in checks.successes(events) if key not in waiting)
+        if not done:
+            return
+        chosen = random.Random(action.regen_seed).sample(done, min(action.regen_count, len(done)))
+        slugs = sorted({stream.removeprefix("style:") for stream, _ in chosen})
+        args = ["regenerate", *slugs]
+        for step in sorted({step for _, step in chosen}):
+            args += ["--step", step]
+        args += ["--reason", f"chaos cycle {len(self.records) + 1}", "--data-dir", str(self.data_dir)]
+        args += ["--db", self.config.db] if self.config.db else []
+        before = len(events)
+        record = self._execute("regenerate", args, action)
+        self._after(record)
+        new = [e for e in self.snapshot.events[before:] if e["type"] == checks.REGENERATION]
+        marked = {(e["stream"], e["step"]) for e in new}
+        if record.killed_by is not None and new:
+            self._fail([f"a regenerate killed before its commit journaled {len(new)} request(s)"])
+        if record.killed_by is None and not set(chosen) <= marked:
+            self._fail([f"regenerate marked {sorted(marked)}, not every chosen step {sorted(chosen)}"])
 
     def _export(self, path: Path) -> bytes:
         args = ["export", "--out", str(path), "--data-dir", str(self.data_dir)]
@@ -659,7 +712,10 @@ class Episode:
         """Checks how the process ended against what its action asked for."""
         action, code, text = record.action, record.returncode, record.stderr
         if record.killed_by is not None:
-            if action.kind in ("exit", "rebuild", "export") and f"failpoint {action.point} hit" not in text:
+            if (
+                action.kind in ("exit", "rebuild", "export", "regenerate")
+                and f"failpoint {action.point} hit" not in text
+            ):
                 return [f"exit {code} without 'failpoint {action.point} hit' on stderr"]
             return []
         problems = checks.traceback_in(text)
@@ -729,7 +785,8 @@ class Episode:
         events = self.snapshot.events
         self.stats.steps = sum(1 for e in events if e["type"] in checks.SUCCESS)
         self.stats.failure_events = sum(1 for e in events if e["type"] in checks.FAILURE)
-        self.stats.duplicates = self.stats.steps - len(checks.successes(events))
+        self.stats.duplicates = self.stats.steps - len(checks.success_generations(events))
+        self.stats.regenerated = sum(1 for key in checks.success_generations(events) if key[2] > 1)
         self._recount()
 
     def _last_run_id(self) -> str:

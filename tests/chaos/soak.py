@@ -84,7 +84,11 @@ def table(stats: list[EpisodeStats], seeds: range, command: str, seconds: float)
             f"{account.steps_in_flight} steps in flight",
         ),
         ("lost results (paid, neither journaled nor in flight)", str(account.lost_results)),
-        ("duplicate success events", str(sum(one.duplicates for one in stats))),
+        ("duplicate success events (per step and generation)", str(sum(one.duplicates for one in stats))),
+        (
+            "regenerations (`regenerate` calls killed before their commit; new generations done)",
+            f"{kinds['regenerate:append-before-commit']} killed; {sum(one.regenerated for one in stats)} done",
+        ),
         ("steps requested again after their success", str(account.rerequested)),
         ("seeds", f"{seeds.start} to {seeds.stop - 1} ({len(seeds)} episodes)"),
         (

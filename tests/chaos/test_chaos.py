@@ -51,6 +51,14 @@ def test_ci_leg_twenty_kills_on_sqlite_lose_nothing_and_duplicate_nothing(tmp_pa
     assert paid > 0
 
 
+def test_ci_leg_with_regenerations_keeps_one_success_per_generation(tmp_path: Path) -> None:
+    """Regenerate calls (some killed before their commit) mixed with killed runs: no duplicate generation, nothing lost."""
+    stats = run_episode(ChaosConfig(seed=13, kills=8, regenerate_share=0.35, workdir=tmp_path / "episode"))
+    assert stats.kill_kinds["regenerate:append-before-commit"] >= 1
+    assert stats.regenerated >= 1
+    assert stats.account.lost_results == stats.duplicates == stats.account.rerequested == 0
+
+
 def test_mongomock_leg_crashes_runs_in_process_with_raise_failpoints(tmp_path: Path) -> None:
     """On MongoDB (mongomock, in-process) runs crashed by raise-failpoints keep the invariants.
 
