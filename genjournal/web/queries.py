@@ -164,6 +164,15 @@ def parse_run_request(body: Mapping[str, Any]) -> RunRequest:
     return RunRequest(limit=limit, subcategories=tuple(dict.fromkeys(subs)))
 
 
+def _regeneration_note(env: dict[str, Any]) -> str | None:
+    """Says which generation a regeneration request asks for, and why."""
+    if env["type"] != "StepRegenerationRequested":
+        return None
+    data = env.get("data") or {}
+    cause = f", following {data['cause']}" if data.get("cause") else ""
+    return f"generation {data.get('generation')}: “{data.get('reason', '')}”{cause}"
+
+
 def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Turns envelopes into the timeline table's rows (what ``history`` prints as a table)."""
     rows = []
@@ -187,7 +196,7 @@ def timeline_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "tokens": tokens,
                 "images": meta.get("images"),
                 "error": f"{error.get('kind')}: {error.get('message')}" if isinstance(error, dict) else None,
-                "outcome": run_outcome(data) if env["type"] == "RunFinished" else None,
+                "outcome": run_outcome(data) if env["type"] == "RunFinished" else _regeneration_note(env),
             }
         )
     return rows

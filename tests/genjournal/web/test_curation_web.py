@@ -61,6 +61,7 @@ def test_regenerate_from_the_style_page_journals_the_request_and_the_next_run_do
         assert "1 earlier generation" in page
         assert f"/blobs/{before['sha256']}" in page
         assert "superseded: “too dark”" in page
+        assert "generation 2: “too dark”" in client.get(f"/timeline?style={slug}").text
 
 
 def test_regenerate_without_the_csrf_token_or_from_another_site_writes_nothing(tmp_path: Path) -> None:
