@@ -30,6 +30,7 @@ from journal.errors import ConfigError, StoreError
 from journal.events import EVENT_TYPES
 from journal.store import EventStore, RawEvent, parse_time, utcnow
 from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_stream
+from projector.batches import batches_summary, read_batches
 from projector.facts import COST_FIELDS, RunFacts
 from projector.fold import Document
 from projector.prices import PriceTable, load_prices
@@ -336,6 +337,7 @@ class AuditLog:
                 runs=len(runs),
                 crashed_runs=[run.run_id for run in runs if run.state == "crashed"],
                 spent=self._spend(snap, None),
+                batches=batches_summary(read_batches(self.store)),
                 projection=ProjectionInfo(
                     checkpoint=snap.state.checkpoint,
                     journal_position=position,

@@ -108,6 +108,8 @@ class StatusReport(Report):
     crashed_runs: list[str] = Field(default_factory=list)
     spent: Spend
     projection: ProjectionInfo
+    #: this journal's Batch API batches: total, open, finished, adopted, steps_in_open, open_ids
+    batches: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- history -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from genjournal import __version__
-from genjournal.cli import audit, projection, prompts, run, serve
+from genjournal.cli import audit, batches, projection, prompts, run, serve
 from genjournal.cli.common import GenjournalGroup
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -26,6 +26,7 @@ COMMANDS: tuple[click.Command, ...] = (
     audit.verify,
     serve.serve,
     prompts.prompts,
+    batches.batches,
 )
 
 
