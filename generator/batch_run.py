@@ -165,7 +165,11 @@ class BatchRunner(Runner):
             say_on_stderr(note)
         progress = await self._in_writer(self.replay)
         left = [step for step in self.select(progress) if (step.stream, step.key) not in desk.open_keys()]
-        failed = {key for key in progress.failed}
+        failed = set(progress.failed)
+        # A line that failed and then succeeded in a later wave is done: the run's failures
+        # are the steps still failed at its end (the failure events stay as the audit record).
+        self._counts["failed_lines"] = self._counts["failed"]
+        self._counts["failed"] = sum(1 for step in left if (step.stream, step.key) in failed)
         self._counts["blocked"] += sum(1 for step in left if (step.stream, step.key) not in failed)
         self._counts["in_batches"] = sum(len(r.submitted.steps) for r in open_records)
         for kind, count in sorted(desk.api_calls.items()):
