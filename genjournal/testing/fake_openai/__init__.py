@@ -47,6 +47,8 @@ Run it standalone with ``python -m genjournal.testing.fake_openai --port 0 --rul
 prints its base URL (``http://127.0.0.1:PORT/v1``) on stdout and serves until killed.
 """
 
+from genjournal.testing.fake_openai.batch_input import BatchSettings
+from genjournal.testing.fake_openai.batches import step_of
 from genjournal.testing.fake_openai.config import BILLABLE_OUTCOMES, FAULTS, STEP_HEADER, EndpointConfig, Rule
 from genjournal.testing.fake_openai.ledger import LedgerEntry
 from genjournal.testing.fake_openai.limits import go_duration
@@ -57,11 +59,13 @@ __all__ = [
     "BILLABLE_OUTCOMES",
     "FAULTS",
     "STEP_HEADER",
+    "BatchSettings",
     "EndpointConfig",
     "FakeOpenAI",
     "LedgerEntry",
     "Rule",
     "SchemaFaker",
     "go_duration",
+    "step_of",
     "strict_schema_problem",
 ]
