@@ -160,6 +160,8 @@ class CostLine(Report):
     unknown_models: list[str] = Field(default_factory=list)
     #: the price sources (and versions) that priced this line's usage
     priced_by: list[str] = Field(default_factory=list)
+    #: what the line's Batch API results saved against the live price (priced usage only)
+    batch_saved_usd: float = 0.0
 
 
 class LostCall(Report):

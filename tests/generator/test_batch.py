@@ -148,6 +148,21 @@ def test_batch_lines_send_the_same_requests_as_the_live_run(tmp_path: Path) -> N
     assert seen["batch"] == seen["live"]
 
 
+def test_costs_price_batch_results_at_half_and_show_the_saving(tmp_path: Path) -> None:
+    """The same plan costs half through batches, and `costs` says how much the batch saved."""
+    plan = write_plan(tmp_path, PLAN)
+    totals = {}
+    for mode in ("live", "batch"):
+        with FakeOpenAI(seed=11) as fake, BatchShim(fake) as shim:
+            result = run_batch(shim, tmp_path / mode, plan, *(("--batch",) if mode == "batch" else ()))
+            assert result.returncode == 0, result.stderr
+            costs = gj(shim, "costs", "--json", "--data-dir", str(tmp_path / mode))
+            totals[mode] = json.loads(costs.stdout)["total"]
+    assert totals["live"]["usd"] > 0 and totals["live"]["batch_saved_usd"] == 0
+    assert totals["batch"]["usd"] == pytest.approx(totals["live"]["usd"] * BATCH_PRICE_FACTOR, abs=2e-6)
+    assert totals["batch"]["batch_saved_usd"] == pytest.approx(totals["batch"]["usd"], abs=2e-6)
+
+
 @pytest.mark.parametrize(
     "point", ["batch-after-upload", "batch-after-create", "batch-while-polling", "batch-mid-download"]
 )
