@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -339,3 +340,48 @@ def test_batch_results_are_priced_at_half_the_live_price() -> None:
     assert live is not None and live > 0
     assert prices.meta_cost({**meta, "batch_id": "batch_1"}, None) == pytest.approx(live * BATCH_PRICE_FACTOR)
     assert prices.meta_cost({**meta, "model": "mystery-9", "batch_id": "batch_1"}, None) is None
+
+
+def test_sigint_leaves_submitted_batches_running_and_journaled(shim: BatchShim, tmp_path: Path) -> None:
+    """SIGINT while polling: exit 130, says the batches run on; the next run collects them, billing once."""
+    data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
+    shim.hold = True
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GENJOURNAL_"))}
+    env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": shim.base_url})
+    argv = [sys.executable, "-m", "genjournal", "run", "--batch", "--provider", "openai"]
+    proc = subprocess.Popen(
+        [*argv, "--plan", str(plan), "--data-dir", str(data)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    seen = []
+    while not any("in_progress" in line for line in seen):
+        line = proc.stderr.readline()
+        assert line, "".join(seen)
+        seen.append(line)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=30) == 130, rest
+    assert "left running and journaled" in rest
+    assert len(of_type(data, "BatchSubmitted")) == 1 and of_type(data, "BatchFinished") == []
+    assert of_type(data, "RunFinished")[-1]["data"]["outcome"] == "interrupted"  # type: ignore[index]
+    shim.hold = False
+    done = run_batch(shim, data, plan, "--batch")
+    assert done.returncode == 0, done.stderr
+    assert_complete_once(shim, data)
+
+
+def test_batches_on_a_missing_journal_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`genjournal batches` without a journal: one line, exit 2, nothing created."""
+    result = subprocess.run(
+        [sys.executable, "-m", "genjournal", "batches", "--data-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "none").exists()
