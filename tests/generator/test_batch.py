@@ -22,6 +22,7 @@ from genjournal.testing.fake_openai import FakeOpenAI
 from projector.prices import BATCH_PRICE_FACTOR, load_prices
 from tests.generator.batch_shim import BatchShim
 from tests.generator.test_run import journal_events, successes, write_plan
+from tests.genjournal.web.conftest import make_client
 
 pytestmark = pytest.mark.slow
 
@@ -274,13 +275,15 @@ def test_a_second_process_adopts_a_batch_the_first_submitted_but_never_journaled
 
 
 def test_detach_then_genjournal_batches_collects_the_finished_batch(shim: BatchShim, tmp_path: Path) -> None:
-    """`run --batch --detach` returns with the batch running; `genjournal batches` later collects it into events."""
+    """`run --batch --detach` returns with the batch running (status and dashboard show it); `batches` collects it."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
     detached = run_batch(shim, data, plan, "--batch", "--detach")
     assert detached.returncode == 0, detached.stderr
     status = json.loads(gj(shim, "status", "--json", "--data-dir", str(data)).stdout)
     assert status["batches"]["open"] == 1 and status["batches"]["steps_in_open"] == 2
+    with make_client(data) as client:  # the dashboard shows the open batch
+        assert "Batches: 1 open (2 steps in flight)" in client.get("/").text
     shim.hold = False
     collected = gj(shim, "batches", "--json", "--data-dir", str(data))
     assert collected.returncode == 0, collected.stderr
