@@ -5,6 +5,7 @@ Before each paid call the runner asks ``admit(step)``. The guard admits it only 
     spent by earlier runs of this plan (crash overhead included)
     + spent by this run's settled calls
     + the estimated cost of the calls in flight
+    + the estimated cost of submitted batches not yet collected (``run --batch``)
     + the estimated cost of this call            <=  X
 
 and then reserves the estimate; ``settle(step, meta)`` replaces the reservation by what
@@ -145,11 +146,26 @@ class BudgetGuard:
                     "--budget-usd: the cost of calls lost in earlier crashes cannot be estimated "
                     "(a model has no price); add it with --prices FILE"
                 )
-            self.spent_before = spend.usd + spend.crash_overhead_usd
+            self.spent_before = spend.usd + spend.crash_overhead_usd + self._committed(store)
             average = journal.average_text_cost(self.models.text_model)
         if average is not None:
             # Seed this run's running mean with the journal's, as one observation.
             self._text_usd, self._text_calls = average, 1
+
+    @staticmethod
+    def _committed(store: EventStore) -> float:
+        """Returns the estimated cost of the batches submitted and not yet collected (committed spend).
+
+        A batch collected later in this run is then counted twice (its estimate and its
+        results): the cap errs on the side of spending less.
+        """
+        from projector.batches import read_batches
+
+        committed = 0.0
+        for record in read_batches(store).values():
+            if record.open:
+                committed += record.submitted.estimated_cost_usd or 0.0
+        return committed
 
     @property
     def reserved_usd(self) -> float:

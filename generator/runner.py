@@ -264,7 +264,8 @@ class Runner:
         if self.provider.billable and shows_pacing is not None:
             tasks.append(asyncio.create_task(self._pacing_loop(shows_pacing), name="pacing"))
         try:
-            await self._schedule(selected, done)
+            selected_now, done_now = await self._reconcile(selected, done)
+            await self._schedule(selected_now, done_now)
         finally:
             for task in tasks:
                 task.cancel()
@@ -357,6 +358,14 @@ class Runner:
                 continue
             if not still_ours:
                 self.request_stop("aborted", "another run took over the journal lease")
+
+    async def _reconcile(
+        self, selected: list[Step], done: set[tuple[str, str]]
+    ) -> tuple[list[Step], set[tuple[str, str]]]:
+        """Collects this journal's finished batches; leaves the steps in open ones to them."""
+        from generator.batch_run import reconcile_live
+
+        return await reconcile_live(self, selected, done)
 
     # --- scheduling ------------------------------------------------------------------
 

@@ -61,8 +61,18 @@ class RunSettings:
     prices_file: Path | None = None
     #: the user's prompt templates, laid over the shipped ones (None: the shipped ones)
     prompts_file: Path | None = None
+    #: through the Batch API (``run --batch``), and whether to return once submitted
+    batch: bool = False
+    detach: bool = False
 
     def __post_init__(self) -> None:
+        if self.batch and self.provider != "openai":
+            raise ConfigError(
+                "--batch needs the OpenAI provider (set OPENAI_API_KEY, --provider openai): "
+                "the offline provider has no Batch API"
+            )
+        if self.detach and not self.batch:
+            raise ConfigError("--detach goes with --batch (a live run cannot leave its calls running)")
         known = {entry.slug for entry in self.plan.spec.subcategories}
         for slug in self.subcategories:
             if slug not in known:
@@ -94,6 +104,9 @@ class RunSettings:
             recorded["prompts"] = str(Path(self.prompts_file).resolve())
         if gateway is not None:
             recorded["gateway"] = gateway
+        if self.batch:
+            recorded["batch"] = True
+            recorded["detach"] = self.detach
         return recorded
 
 
@@ -152,7 +165,13 @@ async def _run(
             gateway = await _probe_gateway(provider)
             if budget is not None:
                 budget.attach(store, settings.plan)
-            runner = Runner(
+            runner_class: type[Runner] = Runner
+            extra: dict[str, Any] = {}
+            if settings.batch:
+                from generator.batch_run import BatchRunner
+
+                runner_class, extra = BatchRunner, {"detach": settings.detach}
+            runner = runner_class(
                 store=store,
                 projector=Projector(store, views),
                 blobs=BlobStore(location.data_dir),
@@ -171,6 +190,7 @@ async def _run(
                 limiters=_limiters(settings),
                 budget=budget,
                 run_id=run_id,
+                **extra,
             )
             _install_signal_handlers(runner)
             return await runner.run(lease)

@@ -80,6 +80,10 @@ class Meta(Frozen):
     input_image_tokens: int | None = Field(default=None, ge=0)
     #: of ``output_tokens``, those that were text tokens (priced at their own rate)
     output_text_tokens: int | None = Field(default=None, ge=0)
+    #: the Batch API batch the result came from (priced at the batch tier)
+    batch_id: str | None = None
+    #: the result's line in that batch's output or error file (the line's ``id``)
+    batch_line: str | None = None
 
 
 # --- payload building blocks -------------------------------------------------------
@@ -283,6 +287,46 @@ class StepRegenerationRequestedData(Frozen):
     source: Literal["cli", "dashboard"] = "cli"
 
 
+BatchStatus = Literal[
+    "validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled"
+]
+
+
+class BatchSubmittedData(Frozen):
+    """Records a Batch API batch holding some steps' requests: paid work in flight outside the run.
+
+    ``steps`` are ``[stream, step, generation]`` triples, one per request line, whose
+    ``custom_id`` is ``<stream>|<step>|<generation>``; ``steps_hash`` is the sha256 of
+    their sorted JSON (the batch's ``metadata`` carries it too). ``adopted``: the batch
+    was found on the account, tagged with this journal, and journaled after the fact.
+    """
+
+    batch_id: str = Field(min_length=1, max_length=200)
+    input_file_id: str = Field(min_length=1, max_length=200)
+    endpoint: str
+    wave: int = Field(ge=0)
+    steps: tuple[tuple[str, str, int], ...]
+    steps_hash: str
+    estimated_cost_usd: float | None = Field(default=None, ge=0)
+    adopted: bool = False
+    #: the id of the journal the batch is tagged with (see ``generator.batch.journal_id``)
+    journal_id: str | None = None
+
+
+class BatchFinishedData(Frozen):
+    """Records that a batch ended and every line of its output and error files was collected."""
+
+    batch_id: str = Field(min_length=1, max_length=200)
+    status: BatchStatus
+    request_counts: dict[str, int] = Field(default_factory=dict)
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    #: lines journaled as successes, as failures, and skipped (their step already done)
+    succeeded: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0)
+
+
 # --- events ------------------------------------------------------------------------
 
 
@@ -388,6 +432,22 @@ class StepRegenerationRequested(Event):
     data: StepRegenerationRequestedData
 
 
+class BatchSubmitted(Event):
+    """A batch of step requests was submitted to the Batch API (or adopted from the account)."""
+
+    type: Literal["BatchSubmitted"] = "BatchSubmitted"
+    schema_version: Literal[1] = 1
+    data: BatchSubmittedData
+
+
+class BatchFinished(Event):
+    """A batch ended and its results were collected into success and failure events."""
+
+    type: Literal["BatchFinished"] = "BatchFinished"
+    schema_version: Literal[1] = 1
+    data: BatchFinishedData
+
+
 EVENT_CLASSES: tuple[type[Event], ...] = (
     RunStarted,
     RunFinished,
@@ -399,6 +459,8 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     ImageGenerated,
     ImageFailed,
     StepRegenerationRequested,
+    BatchSubmitted,
+    BatchFinished,
 )
 
 AnyEvent = Annotated[
@@ -413,6 +475,8 @@ AnyEvent = Annotated[
         ImageGenerated,
         ImageFailed,
         StepRegenerationRequested,
+        BatchSubmitted,
+        BatchFinished,
     ],
     Field(discriminator="type"),
 ]

@@ -43,6 +43,10 @@ KNOWN = frozenset(
         "rebuild-before-swap",  # the fresh projection is built, not yet swapped in
         "rebuild-after-swap",  # swapped in, not yet caught up
         "step-before-call",  # the step is about to call the provider
+        "batch-after-upload",  # a batch's input file is uploaded; no batch created yet
+        "batch-after-create",  # batches.create returned; its BatchSubmitted not yet journaled
+        "batch-while-polling",  # a poll of an open batch returned
+        "batch-mid-download",  # a finished batch's first result line is journaled, not the rest
     }
 )
 

@@ -1,14 +1,17 @@
 """Stream names: the journal's two kinds of stream, spelled in one place.
 
 Every event belongs to ``style:<subcategory-slug>`` (a style and everything generated
-for it) or ``run:<run-id>`` (one generator run: its start, the calls it started, its
-end). The envelope of docs/design.md fixes these names.
+for it), ``run:<run-id>`` (one generator run: its start, the calls it started, its
+end) or ``batch:<batch-id>`` (one Batch API batch: submitted, finished). The envelope of
+docs/design.md fixes these names; the projector folds style and run streams and passes
+over the others.
 """
 
 from __future__ import annotations
 
 STYLE_PREFIX = "style:"
 RUN_PREFIX = "run:"
+BATCH_PREFIX = "batch:"
 
 
 def style_stream(slug: str) -> str:
@@ -29,3 +32,13 @@ def style_slug(stream: str) -> str | None:
 def run_id_of(stream: str) -> str | None:
     """Returns the run id of a ``run:<run-id>`` stream, or None for other streams."""
     return stream[len(RUN_PREFIX) :] if stream.startswith(RUN_PREFIX) else None
+
+
+def batch_stream(batch_id: str) -> str:
+    """Returns the stream of a Batch API batch."""
+    return f"{BATCH_PREFIX}{batch_id}"
+
+
+def batch_id_of(stream: str) -> str | None:
+    """Returns the batch id of a ``batch:<batch-id>`` stream, or None for other streams."""
+    return stream[len(BATCH_PREFIX) :] if stream.startswith(BATCH_PREFIX) else None

@@ -31,9 +31,10 @@ from journal.errors import ConfigError, StoreError
 from journal.events import EVENT_TYPES, FAILURE_TYPES, REGENERATION_TYPE, SUCCESS_TYPES, generation_of
 from journal.store import EventStore, RawEvent, format_time, parse_time, utcnow
 from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_slug, style_stream
-from projector.facts import COST_FIELDS, RunFacts
+from projector.batches import batches_summary, read_batches
+from projector.facts import BATCH_KIND_SUFFIX, COST_FIELDS, RunFacts
 from projector.fold import Document, shown_generation
-from projector.prices import PriceTable, load_prices
+from projector.prices import BATCH_PRICE_FACTOR, PriceTable, load_prices
 from projector.reports import (
     CostLine,
     CostReport,
@@ -339,6 +340,7 @@ class AuditLog:
                 runs=len(runs),
                 crashed_runs=[run.run_id for run in runs if run.state == "crashed"],
                 spent=self._spend(snap, None),
+                batches=batches_summary(read_batches(self.store)),
                 projection=ProjectionInfo(
                     checkpoint=snap.state.checkpoint,
                     journal_position=position,
@@ -429,11 +431,11 @@ class AuditLog:
         lines: dict[str, _Line] = {}
         prices = self.prices
         for row in rows:
-            group, day, _kind, model, size, quality = row[:6]
+            group, day, kind, model, size, quality = row[:6]
             line = lines.get(group)
             if line is None:
                 line = lines[group] = _Line(str(group))
-            line.add(prices, model, day, size, quality, row[6:])
+            line.add(prices, model, day, size, quality, row[6:], batch=str(kind).endswith(BATCH_KIND_SUFFIX))
         return lines
 
     def spend(self, *, plan_hash: str | None = None) -> Spend:
@@ -685,9 +687,19 @@ class _Line:
         self.unpriced = [0, 0, 0, 0]  # steps, input tokens, output tokens, images
         self.unknown: set[str] = set()
         self.priced_by: set[str] = set()
+        #: what the batch results would have cost more at the live price
+        self.batch_saved = 0.0
 
     def add(
-        self, prices: PriceTable, model: str, day: str, size: str, quality: str, sums: Sequence[int]
+        self,
+        prices: PriceTable,
+        model: str,
+        day: str,
+        size: str,
+        quality: str,
+        sums: Sequence[int],
+        *,
+        batch: bool = False,
     ) -> None:
         """Adds one row of usage sums, priced with the table."""
         steps, _, _, _, input_tokens, output_tokens, images, unmetered, image_in, text_out = sums
@@ -715,6 +727,9 @@ class _Line:
                 label += f" {size or '?'}/{quality or '?'}"
             self.unknown.add(label)
         else:
+            if batch:
+                self.batch_saved += cost * (1 - BATCH_PRICE_FACTOR)
+                cost *= BATCH_PRICE_FACTOR
             self.usd += cost
             price = prices.lookup(model or None, day)
             if price is not None and (input_tokens or output_tokens):
@@ -731,6 +746,7 @@ class _Line:
         self.usd += other.usd
         self.unknown |= other.unknown
         self.priced_by |= other.priced_by
+        self.batch_saved += other.batch_saved
 
     def line(self) -> CostLine:
         """Returns the line as a report model."""
@@ -755,4 +771,5 @@ class _Line:
             ),
             unknown_models=sorted(self.unknown),
             priced_by=sorted(self.priced_by),
+            batch_saved_usd=round(self.batch_saved, 6),
         )

@@ -34,6 +34,9 @@ from journal.errors import CorruptEventError
 from journal.store import RawEvent
 from journal.streams import RUN_PREFIX, STYLE_PREFIX
 
+#: the suffix of ``kind`` for results that came from a Batch API batch (``text-batch``,
+#: ``image-batch``): priced at the batch tier, and not outcomes of a run's StepStarted calls
+BATCH_KIND_SUFFIX = "-batch"
 #: (run_id, day, kind, model, image_size, image_quality); "" = not recorded
 CostKey = tuple[str, str, str, str, str, str]
 COST_KEY_FIELDS = ("run_id", "day", "kind", "model", "image_size", "image_quality")
@@ -103,7 +106,8 @@ def apply_style_facts(facts: StyleFacts, event: RawEvent) -> StyleFacts:
         key = (
             event.run_id or "",
             event.recorded_at[:10],
-            "image" if type_name in _IMAGE_TYPES else "text",
+            ("image" if type_name in _IMAGE_TYPES else "text")
+            + (BATCH_KIND_SUFFIX if get("batch_id") else ""),
             get("model") or "",
             get("image_size") or "",
             get("image_quality") or "",

@@ -36,6 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from journal.errors import ConfigError
 
 SHIPPED = "prices.toml"
+#: the Batch API's price against the live one: OpenAI bills batch requests at half the
+#: live rates, tokens and images alike (openai.com/api/pricing, "Batch API"); applied to
+#: results whose ``meta.batch_id`` says they came from a batch
+BATCH_PRICE_FACTOR = 0.5
 #: the prefix a gateway (LiteLLM) puts before an OpenAI model's name
 PROVIDER_PREFIX = "openai/"
 _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
@@ -234,7 +238,14 @@ class PriceTable:
         )
 
     def meta_cost(self, meta: Mapping[str, Any], day: str | None) -> float | None:
-        """Returns what one event's recorded usage cost, or None if unpriced."""
+        """Returns what one event's recorded usage cost, or None if unpriced (a batch's at the batch tier)."""
+        live = self.live_meta_cost(meta, day)
+        if live is None or not meta.get("batch_id"):
+            return live
+        return live * BATCH_PRICE_FACTOR
+
+    def live_meta_cost(self, meta: Mapping[str, Any], day: str | None) -> float | None:
+        """Returns what one event's recorded usage costs at the live price (None if unpriced)."""
         metered = "input_tokens" in meta or "output_tokens" in meta
         return self.cost(
             meta.get("model"),

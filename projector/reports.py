@@ -119,6 +119,8 @@ class StatusReport(Report):
     projection: ProjectionInfo
     #: steps awaiting their next generation (``genjournal regenerate``)
     regeneration: RegenerationCounts = RegenerationCounts()
+    #: this journal's Batch API batches: total, open, finished, adopted, steps_in_open, open_ids
+    batches: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- history -----------------------------------------------------------------------------
@@ -169,6 +171,8 @@ class CostLine(Report):
     unknown_models: list[str] = Field(default_factory=list)
     #: the price sources (and versions) that priced this line's usage
     priced_by: list[str] = Field(default_factory=list)
+    #: what the line's Batch API results saved against the live price (priced usage only)
+    batch_saved_usd: float = 0.0
 
 
 class LostCall(Report):

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from genjournal import __version__
-from genjournal.cli import audit, projection, prompts, regenerate, run, serve
+from genjournal.cli import audit, batches, projection, prompts, regenerate, run, serve
 from genjournal.cli.common import GenjournalGroup
 
 COMMANDS: tuple[click.Command, ...] = (
@@ -27,6 +27,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serve.serve,
     prompts.prompts,
     regenerate.regenerate,
+    batches.batches,
 )
 
 

@@ -338,6 +338,10 @@ def _costs_text(report: CostReport) -> str:
             f" {u.input_tokens:,} tokens in, {u.output_tokens:,} tokens out, {u.images:,} image(s)"
             " have no price (add them with --prices)"
         )
+    if total.batch_saved_usd:
+        lines.append(
+            f"batch: the Batch API results cost {_usd(total.batch_saved_usd)} less than at the live price"
+        )
     crash = report.crash_overhead
     if crash.crashed_runs:
         lines.append(

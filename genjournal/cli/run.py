@@ -92,6 +92,14 @@ from genjournal.cli.common import EXIT_USAGE, FiniteFloat, common_options, locat
     help="Price table TOML overriding the shipped one.",
 )
 @prompts_option
+@click.option(
+    "--batch", is_flag=True, help="Send the pending steps through the Batch API (half price, up to 24 h)."
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --batch: return once the batches are submitted; a later run or `genjournal batches` collects.",
+)
 @click.option("--log-json", is_flag=True, help="Structured JSON log lines on stderr instead of progress.")
 @common_options
 def run(
@@ -112,6 +120,8 @@ def run(
     budget_usd: float | None,
     prices_file: Path | None,
     prompts_file: Path | None,
+    batch: bool,
+    detach: bool,
     log_json: bool,
     data_dir: Path | None,
     db: str | None,
@@ -128,8 +138,6 @@ def run(
     loaded = load_plan(plan_file)
     where = location(data_dir, db)
     chosen, note = choose_provider(provider)
-    if note is not None:
-        click.echo(f"genjournal: {note}", err=True)
     settings = RunSettings(
         plan=loaded,
         provider=chosen,
@@ -147,7 +155,11 @@ def run(
         budget_usd=budget_usd,
         prices_file=prices_file,
         prompts_file=prompts_file,
+        batch=batch,
+        detach=detach,
     )
+    if note is not None:
+        click.echo(f"genjournal: {note}", err=True)
     report = run_session(where, settings, make_reporter(log_json=log_json))
     if report.exit_code == EXIT_USAGE and report.message:
         click.echo(f"genjournal run: error: {report.message}", err=True)

@@ -197,3 +197,42 @@ def test_rebuild_points_are_reached_and_leave_export_unchanged(
     assert died.returncode == FAILPOINT_EXIT_CODE, died.stderr
     assert f"failpoint {point} hit" in died.stderr
     assert genjournal("export", "--data-dir", str(data)).stdout == before.stdout
+
+
+@pytest.mark.parametrize(
+    ("point", "journaled", "batches_on_account"),
+    [
+        ("batch-after-upload", [], 0),
+        ("batch-after-create", [], 1),
+        ("batch-while-polling", ["BatchSubmitted"], 1),
+        ("batch-mid-download", ["BatchSubmitted", "StyleCreated"], 1),
+    ],
+)
+def test_batch_points_die_with_the_batch_in_the_promised_state(
+    tmp_path: Path, plan: Path, fake: FakeOpenAI, point: str, journaled: list[str], batches_on_account: int
+) -> None:
+    """Each batch point leaves what it names; a re-run then completes with every step billed once.
+
+    after-upload: a file, no batch; after-create: a batch on the account the journal does not
+    know; while-polling: the batch journaled, not collected; mid-download: one line journaled.
+    """
+    data = tmp_path / "data"
+    two_styles = plan.read_text().replace(
+        "[[room_types]]", '[[subcategories]]\nslug = "japandi"\nname = "Japandi"\n\n[[room_types]]', 1
+    )
+    plan.write_text(two_styles)
+    result = genjournal(
+        *run_args(plan, data, "--provider", "openai", "--batch"),
+        server=fake,
+        failpoint_spec=f"{point}=exit@1",
+    )
+    assert result.returncode == FAILPOINT_EXIT_CODE, result.stderr
+    kinds = [e["type"] for e in events(data) if e["type"] not in ("RunStarted",)]
+    assert kinds == journaled
+    assert len(fake.batches.server_state()) == batches_on_account
+    done = genjournal(*run_args(plan, data, "--provider", "openai", "--batch"), server=fake)
+    assert done.returncode == 0, done.stderr
+    billed = [e.step for e in fake.ledger() if e.billable]
+    assert len(billed) == len(set(billed)) == 2 * 4
+    adopted = [e for e in events(data) if e["type"] == "BatchSubmitted" and e["data"]["adopted"]]  # type: ignore[index]
+    assert len(adopted) == (1 if point == "batch-after-create" else 0)

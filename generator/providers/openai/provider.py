@@ -74,6 +74,20 @@ from journal.events import Color, Prose, RoomGeneratedData, StyleCreatedData
 from journal.redaction import redact_secrets, redact_url
 
 STEP_HEADER = "X-Genjournal-Step"
+CHAT_ENDPOINT = "/v1/chat/completions"
+IMAGE_ENDPOINT = "/v1/images/generations"
+
+
+@dataclass(frozen=True)
+class BuiltRequest:
+    """One step's API request: what the live call sends and a batch input line carries."""
+
+    endpoint: str
+    body: dict[str, Any]
+    #: the user (text) or image prompt in the body
+    prompt: str
+
+
 #: OpenAI's own API host: no gateway between us and it
 OPENAI_HOST = "api.openai.com"
 
@@ -173,14 +187,78 @@ class OpenAIProvider:
 
     # --- text
 
-    async def style(self, request: StyleRequest) -> StyleResult:
-        """Generates a style's content (one attempt)."""
+    # --- one step's request and reply: shared by the live call and the Batch API
+
+    def build_request(self, request: StyleRequest | RoomRequest | ImageRequest) -> BuiltRequest:
+        """Returns the request a step sends: its endpoint and JSON body (live and batch alike)."""
+        if isinstance(request, StyleRequest):
+            return self._chat_request(self.style_prompt(request), self._model_type(request))
+        if isinstance(request, RoomRequest):
+            return self._chat_request(self.room_prompt(request), self._model_type(request))
+        return self._image_request(self.image_prompt(request))
+
+    def parse_reply(
+        self,
+        request: StyleRequest | RoomRequest | ImageRequest,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        latency_ms: int = 0,
+        prompt: str | None = None,
+    ) -> StyleResult | RoomResult | ImageResult:
+        """Turns a 200 reply's JSON body into the step's result (live and batch alike).
+
+        Raises ``ProviderError`` (``billed`` set when the reply carried usage) when the
+        body is not a usable answer.
+        """
+        headers = headers or {}
+        if isinstance(request, ImageRequest):
+            return self._parse_image(body, headers, latency_ms, prompt or self.image_prompt(request))
+        parsed, call = self._parse_chat(body, headers, latency_ms, self._model_type(request))
+        if isinstance(request, StyleRequest):
+            return self._style_result(request, parsed, call)
+        return self._room_result(request, parsed, call)
+
+    def _model_type(self, request: StyleRequest | RoomRequest) -> type[BaseModel]:
+        return response_models(request.languages)[0 if isinstance(request, StyleRequest) else 1]
+
+    def style_prompt(self, request: StyleRequest) -> str:
+        """Returns the user prompt of a style's content call."""
         entry = request.subcategory
-        prompt = self.prompts.style.format(
+        return self.prompts.style.format(
             name=entry.name, slug=entry.slug, languages=", ".join(request.languages)
         )
-        model_type = response_models(request.languages)[0]
-        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
+
+    def room_prompt(self, request: RoomRequest) -> str:
+        """Returns the user prompt of a room profile call."""
+        style = request.style
+        return self.prompts.room.format(
+            style_name=_primary(style.name) or request.subcategory.name,
+            slug=request.subcategory.slug,
+            approach=style.approach,
+            color_name=style.color.name,
+            color_hex=style.color.hex,
+            room_name=request.room_type.name,
+            room_slug=request.room_type.slug,
+            languages=", ".join(request.languages),
+        )
+
+    # --- text
+
+    async def style(self, request: StyleRequest) -> StyleResult:
+        """Generates a style's content (one attempt)."""
+        result = await self._live(request)
+        assert isinstance(result, StyleResult)
+        return result
+
+    async def room(self, request: RoomRequest) -> RoomResult:
+        """Generates one room profile (one attempt)."""
+        result = await self._live(request)
+        assert isinstance(result, RoomResult)
+        return result
+
+    def _style_result(self, request: StyleRequest, parsed: Any, call: CallInfo) -> StyleResult:
+        entry = request.subcategory
         by_lang = self._by_language(parsed, request.languages, call)
         try:
             data = StyleCreatedData(
@@ -205,21 +283,7 @@ class OpenAIProvider:
         )
         return StyleResult(data=data, call=call)
 
-    async def room(self, request: RoomRequest) -> RoomResult:
-        """Generates one room profile (one attempt)."""
-        style = request.style
-        prompt = self.prompts.room.format(
-            style_name=_primary(style.name) or request.subcategory.name,
-            slug=request.subcategory.slug,
-            approach=style.approach,
-            color_name=style.color.name,
-            color_hex=style.color.hex,
-            room_name=request.room_type.name,
-            room_slug=request.room_type.slug,
-            languages=", ".join(request.languages),
-        )
-        model_type = response_models(request.languages)[1]
-        parsed, call = await self._structured(prompt, model_type, f"{request.stream}/{request.step}")
+    def _room_result(self, request: RoomRequest, parsed: Any, call: CallInfo) -> RoomResult:
         by_lang = self._by_language(parsed, request.languages, call)
         try:
             data = RoomGeneratedData(
@@ -241,36 +305,48 @@ class OpenAIProvider:
         )
         return RoomResult(data=data, call=call)
 
-    async def _structured(self, prompt: str, model_type: type[BaseModel], step: str) -> tuple[Any, CallInfo]:
-        """Sends one structured-output request; returns the parsed object and its cost."""
+    def _chat_request(self, prompt: str, model_type: type[BaseModel]) -> BuiltRequest:
+        """Returns one structured-output chat request (the body the SDK's ``parse`` would send)."""
         settings = self.settings
-        extra: dict[str, Any] = {}
-        if settings.max_completion_tokens is not None:
-            extra["max_completion_tokens"] = settings.max_completion_tokens
-        response_format: Any = model_type
         if is_fine_tuned(settings.text_model):
             # Fine-tunes refuse pattern/minItems/maxItems in a strict schema; the reply is
-            # still validated against the full model below (and invalid output retried).
-            response_format = {
+            # still validated against the full model (and invalid output retried).
+            schema = for_fine_tuned(to_strict_json_schema(model_type))
+        else:
+            schema = to_strict_json_schema(model_type)
+        body: dict[str, Any] = {
+            "model": settings.text_model,
+            "messages": [
+                {"role": "system", "content": self.prompts.system},
+                {"role": "user", "content": prompt},
+            ],
+            "response_format": {
                 "type": "json_schema",
-                "json_schema": {
-                    "name": model_type.__name__,
-                    "schema": for_fine_tuned(to_strict_json_schema(model_type)),
-                    "strict": True,
-                },
-            }
+                "json_schema": {"name": model_type.__name__, "schema": schema, "strict": True},
+            },
+        }
+        if settings.max_completion_tokens is not None:
+            body["max_completion_tokens"] = settings.max_completion_tokens
+        return BuiltRequest(CHAT_ENDPOINT, body, prompt)
+
+    async def _live(
+        self, request: StyleRequest | RoomRequest | ImageRequest
+    ) -> StyleResult | RoomResult | ImageResult:
+        """Sends a step's request once and parses the reply (one attempt)."""
+        built = self.build_request(request)
+        image = built.endpoint == IMAGE_ENDPOINT
+        timeout = self.settings.image_timeout_s if image else self.settings.text_timeout_s
         started = time.perf_counter()
         try:
-            raw = await self._client.chat.completions.with_raw_response.parse(
-                model=settings.text_model,
-                messages=[
-                    {"role": "system", "content": self.prompts.system},
-                    {"role": "user", "content": prompt},
-                ],
-                response_format=response_format,
-                extra_headers={STEP_HEADER: step},
-                timeout=settings.text_timeout_s,
-                **extra,
+            api = (
+                self._client.images.with_raw_response.generate
+                if image
+                else self._client.chat.completions.with_raw_response.create
+            )
+            raw = await api(
+                **built.body,
+                extra_headers={STEP_HEADER: f"{request.stream}/{request.step}"},
+                timeout=timeout,
             )
         except openai.OpenAIError as exc:
             self._raise_call_error(exc)
@@ -281,66 +357,62 @@ class OpenAIProvider:
                 "connection", self._redact(f"connection failed: {type(exc).__name__}: {exc}")
             ) from exc
         latency = _ms_since(started)
-        # Usage comes from the raw body first: a reply that fails to parse was still billed.
         body = _json_body(raw.http_response.content)
+        return self.parse_reply(request, body, headers=raw.headers, latency_ms=latency, prompt=built.prompt)
+
+    def _parse_chat(
+        self, body: Mapping[str, Any], headers: Mapping[str, str], latency: int, model_type: type[BaseModel]
+    ) -> tuple[Any, CallInfo]:
+        """Reads a chat reply: usage first (a reply that fails to parse was still billed), then the object."""
+        settings = self.settings
         usage = _mapping(body.get("usage"))
-        found_id, id_source = self._seen(raw.headers, body)
+        found_id, id_source = self._seen(headers, body)
         call = CallInfo(
             # The setting, not the reply's snapshot name: costs group and price by it.
             model=settings.text_model,
             latency_ms=latency,
             request_id=found_id,
             request_id_source=id_source,
-            gateway_retries=gateway_retries(raw.headers),
+            gateway_retries=gateway_retries(headers),
             input_tokens=_opt_int(usage.get("prompt_tokens")),
             output_tokens=_opt_int(usage.get("completion_tokens")),
-            rate=parse_rate_limit(raw.headers),
+            rate=parse_rate_limit(headers),
         )
-        try:
-            completion = raw.parse()
-        except openai.LengthFinishReasonError as exc:
-            raise ProviderError(
-                "length",
-                "the reply hit the token limit (finish_reason=length)",
-                status=200,
-                billed=call,
-            ) from exc
-        except openai.ContentFilterFinishReasonError as exc:
-            raise ProviderError(
-                "content_filter",
-                "the provider's content filter stopped the reply",
-                status=200,
-                billed=call,
-            ) from exc
-        except pydantic.ValidationError as exc:
-            raise self._invalid(exc, call) from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
+        choices = body.get("choices")
+        if not isinstance(choices, list):
             raise ProviderError(
                 "invalid_output",
-                self._redact(f"unreadable reply: {exc}"),
+                "unreadable reply: no choices list",
                 status=200,
                 billed=call if usage else None,
-            ) from exc
-        if not completion.choices:
-            raise ProviderError("invalid_output", "the reply has no choices", status=200, billed=call)
-        message = completion.choices[0].message
-        if message.refusal:
-            raise ProviderError(
-                "refusal",
-                self._redact(f"the model refused: {message.refusal[:300]}"),
-                status=200,
-                billed=call,
             )
-        parsed: Any = message.parsed
-        if parsed is None and response_format is not model_type and message.content:
-            try:
-                parsed = model_type.model_validate_json(message.content)
-            except pydantic.ValidationError as exc:
-                raise self._invalid(exc, call) from exc
-        if parsed is None:
+        if not choices:
+            raise ProviderError("invalid_output", "the reply has no choices", status=200, billed=call)
+        choice = _mapping(choices[0])
+        finish = choice.get("finish_reason")
+        if finish == "length":
+            raise ProviderError(
+                "length", "the reply hit the token limit (finish_reason=length)", status=200, billed=call
+            )
+        if finish == "content_filter":
+            raise ProviderError(
+                "content_filter", "the provider's content filter stopped the reply", status=200, billed=call
+            )
+        message = _mapping(choice.get("message"))
+        refusal = message.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            raise ProviderError(
+                "refusal", self._redact(f"the model refused: {refusal[:300]}"), status=200, billed=call
+            )
+        content = message.get("content")
+        if not isinstance(content, str) or not content:
             raise ProviderError(
                 "invalid_output", "the reply has no structured content", status=200, billed=call
             )
+        try:
+            parsed = model_type.model_validate_json(content)
+        except pydantic.ValidationError as exc:
+            raise self._invalid(exc, call) from exc
         return parsed, call
 
     def _by_language(self, parsed: Any, languages: tuple[str, ...], call: CallInfo) -> dict[str, Any]:
@@ -395,46 +467,36 @@ class OpenAIProvider:
 
     async def image(self, request: ImageRequest) -> ImageResult:
         """Generates one image (one attempt)."""
+        result = await self._live(request)
+        assert isinstance(result, ImageResult)
+        return result
+
+    def _image_request(self, prompt: str) -> BuiltRequest:
         settings = self.settings
-        prompt = self.image_prompt(request)
-        kwargs: dict[str, Any] = {}
+        body: dict[str, Any] = {"model": settings.image_model, "prompt": prompt, "n": 1}
         if settings.image_size:
-            kwargs["size"] = settings.image_size
+            body["size"] = settings.image_size
         if settings.image_quality:
-            kwargs["quality"] = settings.image_quality
+            body["quality"] = settings.image_quality
         if (image_family(settings.image_model) or "").startswith("dall-e"):
             # DALL·E answers with URLs unless asked; GPT image models reject the parameter.
-            kwargs["response_format"] = "b64_json"
-        started = time.perf_counter()
-        try:
-            raw = await self._client.images.with_raw_response.generate(
-                model=settings.image_model,
-                prompt=prompt,
-                n=1,
-                extra_headers={STEP_HEADER: f"{request.stream}/{request.step}"},
-                timeout=settings.image_timeout_s,
-                **kwargs,
-            )
-        except openai.OpenAIError as exc:
-            self._raise_call_error(exc)
-        except Exception as exc:
-            # A step's failure must stay the step's: anything the transport raises past the
-            # SDK (a port out of range, a malformed URL) is a failed attempt, not a crash.
-            raise ProviderError(
-                "connection", self._redact(f"connection failed: {type(exc).__name__}: {exc}")
-            ) from exc
-        latency = _ms_since(started)
-        body = _json_body(raw.http_response.content)
+            body["response_format"] = "b64_json"
+        return BuiltRequest(IMAGE_ENDPOINT, body, prompt)
+
+    def _parse_image(
+        self, body: Mapping[str, Any], headers: Mapping[str, str], latency: int, prompt: str
+    ) -> ImageResult:
+        settings = self.settings
         usage = _mapping(body.get("usage"))
         raw_data = body.get("data")
         data: list[Any] = raw_data if isinstance(raw_data, list) else []
-        found_id, id_source = self._seen(raw.headers, body)
+        found_id, id_source = self._seen(headers, body)
         call = CallInfo(
             model=settings.image_model,
             latency_ms=latency,
             request_id=found_id,
             request_id_source=id_source,
-            gateway_retries=gateway_retries(raw.headers),
+            gateway_retries=gateway_retries(headers),
             input_tokens=_opt_int(usage.get("input_tokens")),
             output_tokens=_opt_int(usage.get("output_tokens")),
             # GPT image models price input image tokens and output text tokens apart.
@@ -443,7 +505,7 @@ class OpenAIProvider:
             images=len(data) or None,
             image_size=str(body.get("size") or settings.image_size or "") or None,
             image_quality=str(body.get("quality") or settings.image_quality or "") or None,
-            rate=parse_rate_limit(raw.headers),
+            rate=parse_rate_limit(headers),
         )
         first = data[0] if data and isinstance(data[0], dict) else {}
         encoded = first.get("b64_json")

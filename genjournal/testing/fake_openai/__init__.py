@@ -25,13 +25,30 @@ key-level limit over both families (``shared_rpm``), as gateways enforce.
 ``GET /v1/models`` lists the models it serves. Decisions are deterministic for a seed: each
 request draws from a generator seeded by (seed, family, step or prompt, occurrence).
 
+The Files and Batch APIs, in memory per process: ``POST /v1/files`` (multipart ``file`` and
+``purpose``), ``GET /v1/files[?purpose=…]``, ``GET|DELETE /v1/files/{id}``,
+``GET /v1/files/{id}/content``; ``POST /v1/batches``, ``GET /v1/batches`` (newest first,
+``limit``/``after`` cursor pages), ``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``.
+A batch lives ``validating → in_progress → finalizing → completed`` in a thread, time-scaled by
+the ``"batch"`` settings (``validate_s``, ``line_s``, ``finalize_s``, ``expire_after_s``,
+``fail_validation``, ``hold``, ``max_requests``, ``max_bytes``); a bad input file fails it with
+the API's ``errors.data`` (duplicate custom_id, url unlike the endpoint, mixed models, …), cancel
+and expiry keep the lines done. Each line is answered like the live endpoint (rules and fault
+probabilities apply; live rate limits, latency and outages do not) and its step is taken from
+its ``custom_id``: ``<stream>|<step>|<n>`` is step ``<stream>/<step>``, as the live header
+carries it; another custom_id is the step itself. ``GET /_batches`` shows the server's side.
+
 Every API request lands in a ledger (``server.ledger()``, ``GET /_ledger``) saying what
 it was, how it ended and whether the real API would have billed it.
+Files and Batch API calls are entries that bill nothing; each batch line is an entry (its
+``batch_id`` and ``custom_id`` set), billable when it succeeded.
 
 Run it standalone with ``python -m genjournal.testing.fake_openai --port 0 --rules JSON``: it
 prints its base URL (``http://127.0.0.1:PORT/v1``) on stdout and serves until killed.
 """
 
+from genjournal.testing.fake_openai.batch_input import BatchSettings
+from genjournal.testing.fake_openai.batches import step_of
 from genjournal.testing.fake_openai.config import BILLABLE_OUTCOMES, FAULTS, STEP_HEADER, EndpointConfig, Rule
 from genjournal.testing.fake_openai.ledger import LedgerEntry
 from genjournal.testing.fake_openai.limits import go_duration
@@ -42,11 +59,13 @@ __all__ = [
     "BILLABLE_OUTCOMES",
     "FAULTS",
     "STEP_HEADER",
+    "BatchSettings",
     "EndpointConfig",
     "FakeOpenAI",
     "LedgerEntry",
     "Rule",
     "SchemaFaker",
     "go_duration",
+    "step_of",
     "strict_schema_problem",
 ]

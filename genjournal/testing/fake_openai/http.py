@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +70,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serves the control endpoints."""
-        self._body()
+        raw = self._body()
         app = self.server.app
-        if self.path == "/_health":
+        if self._files_and_batches("GET", raw):
+            return
+        if self.path == "/_batches":
+            self._send(200, app.batches.server_state())
+        elif self.path == "/_health":
             self._send(200, {"status": "ok", "requests": len(app.ledger())})
         elif self.path == "/_ledger":
             self._send(200, [e.to_dict() for e in app.ledger()])
@@ -101,7 +106,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         """Clears the ledger."""
-        self._body()
+        raw = self._body()
+        if self._files_and_batches("DELETE", raw):
+            return
         if self.path == "/_ledger":
             self.server.app.clear_ledger()
             self._send(200, {"cleared": True})
@@ -113,6 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._body()
         app = self.server.app
         path = self.path.split("?", 1)[0]
+        if self._files_and_batches("POST", raw):
+            return
         try:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
@@ -177,7 +186,100 @@ class Handler(BaseHTTPRequestHandler):
             {**headers, "x-request-id": req.request_id, "openai-processing-ms": str(processing)},
         )
 
+    # --- the Files and Batch APIs (in the ledger, never billable)
+
+    def _files_and_batches(self, method: str, raw: bytes) -> bool:
+        """Serves ``/v1/files*`` and ``/v1/batches*``; returns False for any other path."""
+        split = urllib.parse.urlsplit(self.path)
+        path = split.path.rstrip("/")
+        parts = path.split("/")[1:]  # "v1", "files" | "batches", [id], [action]
+        if len(parts) < 2 or parts[0] != "v1" or parts[1] not in ("files", "batches") or len(parts) > 4:
+            return False
+        query = dict(urllib.parse.parse_qsl(split.query))
+        app = self.server.app
+        kind, ident = parts[1], parts[2] if len(parts) > 2 else None
+        action = parts[3] if len(parts) > 3 else None
+        api_key = self._api_key()
+        batch_id = ident if kind == "batches" else None
+        try:
+            app.gate(api_key)
+            answer: Any
+            if kind == "files":
+                answer = self._files(method, ident, action, query, raw)
+            else:
+                answer = self._batches(method, ident, action, query, raw, api_key)
+                if method == "POST" and ident is None and isinstance(answer, dict):
+                    batch_id = answer.get("id")
+        except Reply as fail:
+            app.record(method, path, None, fail.status, fail.outcome, None, batch_id=batch_id, billable=False)
+            self._send(fail.status, fail.body, fail.headers)
+            return True
+        except Drop as drop:
+            app.record(method, path, None, None, drop.outcome, drop.fault, batch_id=batch_id, billable=False)
+            self._drop()
+            return True
+        app.record(method, path, None, 200, "ok", None, batch_id=batch_id, billable=False)
+        if isinstance(answer, bytes):
+            self._send_raw(200, answer, "application/octet-stream")
+        else:
+            self._send(200, answer)
+        return True
+
+    def _files(
+        self, method: str, ident: str | None, action: str | None, query: dict[str, str], raw: bytes
+    ) -> dict[str, Any] | bytes:
+        files = self.server.app.files
+        if ident is None and method == "POST":
+            return files.upload(self.headers.get("Content-Type", ""), raw)
+        if ident is None and method == "GET":
+            return files.listing(query)
+        if ident is not None and action is None and method == "GET":
+            return files.get(ident).to_dict()
+        if ident is not None and action is None and method == "DELETE":
+            return files.delete(ident)
+        if ident is not None and action == "content" and method == "GET":
+            return files.get(ident).data
+        raise Reply(404, f"Invalid URL ({method} {self.path})", outcome="404")
+
+    def _batches(
+        self,
+        method: str,
+        ident: str | None,
+        action: str | None,
+        query: dict[str, str],
+        raw: bytes,
+        api_key: str | None,
+    ) -> dict[str, Any]:
+        batches = self.server.app.batches
+        if ident is None and method == "POST":
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError as exc:
+                raise Reply(
+                    400, f"We could not parse the JSON body of your request: {exc}", outcome="400"
+                ) from exc
+            if not isinstance(body, dict):
+                raise Reply(400, "We could not parse the JSON body of your request.", outcome="400")
+            return batches.create(body, api_key)
+        if ident is None and method == "GET":
+            return batches.listing(query)
+        if ident is not None and action is None and method == "GET":
+            return batches.view(ident)
+        if ident is not None and action == "cancel" and method == "POST":
+            return batches.cancel(ident)
+        raise Reply(404, f"Invalid URL ({method} {self.path})", outcome="404")
+
     # --- plumbing
+
+    def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
 
     def _api_key(self) -> str | None:
         """Returns the bearer key of the request, or None when there is none."""

@@ -36,6 +36,10 @@ class LedgerEntry:
     #: wall-clock time the request arrived (``time`` is when it was answered), so a test
     #: can tell which of several client processes sent it even if the sender died waiting
     arrived: float | None = None
+    #: the batch a line came from (None for live requests and API calls)
+    batch_id: str | None = None
+    #: the batch line's custom_id (None outside batches)
+    custom_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the entry as a JSON-ready dict."""

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from genjournal.testing.fake_openai import chat, images
+from genjournal.testing.fake_openai.batches import BatchRunner
 from genjournal.testing.fake_openai.config import (
     BILLABLE_OUTCOMES,
     FAMILIES,
@@ -24,6 +25,7 @@ from genjournal.testing.fake_openai.config import (
     as_dict,
 )
 from genjournal.testing.fake_openai.errors import Drop, Reply, mask_key
+from genjournal.testing.fake_openai.files import FileStore
 from genjournal.testing.fake_openai.http import FakeHTTPServer, Handler
 from genjournal.testing.fake_openai.ledger import LedgerEntry
 from genjournal.testing.fake_openai.limits import Bucket, go_duration, retry_headers
@@ -71,6 +73,7 @@ class FakeOpenAI:
         burst_s: float = 1.0,
         hang_s: float = 30.0,
         image_px: int = 64,
+        batch: dict[str, Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -101,6 +104,11 @@ class FakeOpenAI:
         self._token_buckets: dict[Family, Bucket] = {}
         self._ledger: list[LedgerEntry] = []
         self._started = time.monotonic()
+        #: ``lane.batch`` is True while a batch line is answered (no live limits, latency, outage)
+        self.lane = threading.local()
+        #: the Files API's files and the Batch API's batches (in memory, per process)
+        self.files = FileStore()
+        self.batches = BatchRunner(self, self.files)
         self.configure(
             {
                 "text": as_dict(text),
@@ -108,6 +116,7 @@ class FakeOpenAI:
                 "rules": [asdict(r) if isinstance(r, Rule) else r for r in rules],
                 "bad_keys": list(bad_keys),
                 "extra_models": list(extra_models),
+                "batch": dict(batch or {}),
             }
         )
         self._httpd = FakeHTTPServer((host, port), Handler)
@@ -180,6 +189,7 @@ class FakeOpenAI:
             "hang_s",
             "image_px",
             "shared_rpm",
+            "batch",
         }
         unknown = set(patch) - known
         if unknown:
@@ -213,6 +223,8 @@ class FakeOpenAI:
                 self._shared = None
             if patch.get("outage_s"):
                 self._outage_until = time.monotonic() + float(patch["outage_s"])
+            if patch.get("batch"):
+                self.batches.configure(patch["batch"])
             return self._settings_locked()
 
     def set_endpoint(self, family: Family, **settings: Any) -> None:
@@ -244,6 +256,7 @@ class FakeOpenAI:
             self.endpoints[family] = replace(self.endpoints[family], faults={})
         self.rules = []
         self._outage_until = 0.0
+        self.batches.configure({"fail_validation": False, "hold": False})
 
     def _settings_locked(self) -> dict[str, Any]:
         return {
@@ -257,6 +270,7 @@ class FakeOpenAI:
             "rules": [asdict(r) for r in self.rules],
             "bad_keys": len(self.bad_keys),
             "outage_remaining_s": max(0.0, round(self._outage_until - time.monotonic(), 3)),
+            "batch": self.batches.settings_dict(),
         }
 
     # --- exchanges (kept only with ``record_exchanges``)
@@ -292,8 +306,14 @@ class FakeOpenAI:
         status: int | None,
         outcome: str,
         fault: str | None,
+        *,
+        batch_id: str | None = None,
+        custom_id: str | None = None,
+        billable: bool | None = None,
     ) -> None:
-        billable = status in (200, None) and outcome in BILLABLE_OUTCOMES
+        """Adds a ledger entry (``billable`` defaults to what the real API would bill)."""
+        if billable is None:
+            billable = status in (200, None) and outcome in BILLABLE_OUTCOMES
         with self._lock:
             self._ledger.append(
                 LedgerEntry(
@@ -316,6 +336,8 @@ class FakeOpenAI:
                     params=req.params if req else (),
                     prompt=req.prompt if req else "",
                     arrived=req.arrived if req else None,
+                    batch_id=batch_id,
+                    custom_id=custom_id,
                 )
             )
 
@@ -343,7 +365,7 @@ class FakeOpenAI:
         On success the reply's headers gain ``x-ratelimit-*-tokens`` (when headers are on).
         """
         config = self.endpoints[req.family]
-        if config.tpm is None:
+        if config.tpm is None or self.in_batch():
             return
         with self._lock:
             bucket = self._token_buckets.get(req.family)
@@ -412,7 +434,7 @@ class FakeOpenAI:
     def gate(self, api_key: str | None) -> None:
         """Drops the connection during an outage; refuses a missing or bad key."""
         with self._lock:
-            outage = time.monotonic() < self._outage_until
+            outage = time.monotonic() < self._outage_until and not self.in_batch()
             bad = api_key in self.bad_keys
         if outage:
             raise Drop("dropped", "outage")
@@ -448,6 +470,8 @@ class FakeOpenAI:
                     break
         if forced is not None:
             return forced, {}
+        if self.in_batch():
+            return self._draw(req, config), {}
         admitted, headers, wait = self._rate_headers(req.family)
         limit = self.endpoints[req.family].rpm or NOMINAL_RPM
         unit: str | None = None
@@ -464,12 +488,20 @@ class FakeOpenAI:
                 headers={**headers, **retry_headers(wait, which)},
                 fault="rate_limit",
             )
+        return self._draw(req, config), headers
+
+    def in_batch(self) -> bool:
+        """Tells whether this thread is answering a batch line (the Batch API's own pool)."""
+        return bool(getattr(self.lane, "batch", False))
+
+    @staticmethod
+    def _draw(req: Request, config: EndpointConfig) -> str | None:
         draw = req.rng.random()
         for name in FAULTS:
             draw -= config.faults.get(name, 0.0)
             if draw < 0:
-                return name, headers
-        return None, headers
+                return name
+        return None
 
     def error_fault(self, fault: str, req: Request, headers: dict[str, str]) -> None:
         """Raises the reply for faults that are not a generated answer."""
@@ -552,6 +584,8 @@ class FakeOpenAI:
             )
 
     def delay(self, req: Request) -> None:
+        if self.in_batch():
+            return  # a batch line's pace is the batch settings' line_s
         config = self.endpoints[req.family]
         base = config.latency_ms
         if config.latency_sigma > 0:
