@@ -388,3 +388,21 @@ def test_batches_on_a_missing_journal_is_one_line_and_exit_2(tmp_path: Path) -> 
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_budget_counts_an_open_batch_estimate_as_committed_spend(shim: BatchShim, tmp_path: Path) -> None:
+    """A submitted, uncollected batch's estimate counts against --budget-usd: a call that fits alone is refused."""
+    data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
+    shim.hold = True
+    first = run_batch(
+        shim, data, plan, "--batch", "--detach", "--subcategory", "art-deco", "--budget-usd", "100"
+    )
+    assert first.returncode == 0, first.stderr
+    [submitted] = of_type(data, "BatchSubmitted")
+    estimate = submitted["data"]["estimated_cost_usd"]  # type: ignore[index]
+    assert isinstance(estimate, float) and estimate > 0
+    # japandi's content costs twice the batch estimate live: it fits 2.5x alone, not beside the batch.
+    live = run_batch(shim, data, plan, "--subcategory", "japandi", "--budget-usd", f"{estimate * 2.5:.9f}")
+    assert live.returncode == 1, live.stderr
+    assert of_type(data, "RunFinished")[-1]["data"]["outcome"] == "budget"  # type: ignore[index]
+    assert billed(shim) == Counter()
