@@ -206,6 +206,8 @@ def test_sigkill_at_each_batch_point_then_rerun_bills_every_step_exactly_once(
     assert_complete_once(shim, data)
     adopted = [e for e in of_type(data, "BatchSubmitted") if e["data"]["adopted"]]  # type: ignore[index]
     assert len(adopted) == (1 if point == "batch-after-create" else 0)
+    if point == "batch-mid-download":  # the line journaled before the kill is skipped, not journaled twice
+        assert sum(e["data"]["skipped"] for e in of_type(data, "BatchFinished")) >= 1  # type: ignore[index,misc]
 
 
 def test_expired_batch_keeps_its_completed_lines_and_retries_the_rest(
