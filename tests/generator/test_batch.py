@@ -206,6 +206,8 @@ def test_sigkill_at_each_batch_point_then_rerun_bills_every_step_exactly_once(
     assert_complete_once(shim, data)
     adopted = [e for e in of_type(data, "BatchSubmitted") if e["data"]["adopted"]]  # type: ignore[index]
     assert len(adopted) == (1 if point == "batch-after-create" else 0)
+    if point == "batch-mid-download":  # the line journaled before the kill is skipped, not journaled twice
+        assert sum(e["data"]["skipped"] for e in of_type(data, "BatchFinished")) >= 1  # type: ignore[index,misc]
 
 
 def test_expired_batch_keeps_its_completed_lines_and_retries_the_rest(
@@ -417,3 +419,21 @@ def test_a_regenerated_room_goes_out_in_a_batch_as_generation_2_with_its_images(
     assert all(e["meta"]["batch_id"] for e in regenerated)  # type: ignore[index]
     verify = gj(shim, "verify", "--data-dir", str(data))
     assert verify.returncode == 0, verify.stdout
+
+
+def test_budget_counts_an_open_batch_estimate_as_committed_spend(shim: BatchShim, tmp_path: Path) -> None:
+    """A submitted, uncollected batch's estimate counts against --budget-usd: a call that fits alone is refused."""
+    data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
+    shim.hold = True
+    first = run_batch(
+        shim, data, plan, "--batch", "--detach", "--subcategory", "art-deco", "--budget-usd", "100"
+    )
+    assert first.returncode == 0, first.stderr
+    [submitted] = of_type(data, "BatchSubmitted")
+    estimate = submitted["data"]["estimated_cost_usd"]  # type: ignore[index]
+    assert isinstance(estimate, float) and estimate > 0
+    # japandi's content costs twice the batch estimate live: it fits 2.5x alone, not beside the batch.
+    live = run_batch(shim, data, plan, "--subcategory", "japandi", "--budget-usd", f"{estimate * 2.5:.9f}")
+    assert live.returncode == 1, live.stderr
+    assert of_type(data, "RunFinished")[-1]["data"]["outcome"] == "budget"  # type: ignore[index]
+    assert billed(shim) == Counter()
