@@ -1,8 +1,8 @@
 """`genjournal run --batch` and `genjournal batches` against the fake server behind a Batch API.
 
-Real processes, the real ``openai`` client, the fake on 127.0.0.1 (``BatchShim`` serves
-Files + Batches and runs each line against the fake, whose ledger bills it as the live
-call). Every test proves billing stays exactly once per step whatever happens.
+Real processes, the real ``openai`` client, the fake on 127.0.0.1 with its own Files +
+Batch API (each line runs through the live endpoints' answer logic, and the ledger bills
+it as the live call would be billed). Every test proves billing stays exactly once per step whatever happens.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from genjournal.testing.fake_openai import FakeOpenAI
 from projector.prices import BATCH_PRICE_FACTOR, load_prices
-from tests.generator.batch_shim import BatchShim
 from tests.generator.test_run import journal_events, successes, write_plan
 from tests.genjournal.web.conftest import make_client
 
@@ -55,8 +55,6 @@ STEPS = 2 * (1 + 1 + 2 * 2)
 class FakeBatches:
     """The fake server's own Files + Batch API, with the shim's test handles."""
 
-    expire_after: int | None = None
-
     def __init__(self, fake: FakeOpenAI) -> None:
         self.fake = fake
         self.base_url = fake.base_url
@@ -73,18 +71,14 @@ class FakeBatches:
         self.fake.configure({"batch": {"hold": value}})
 
 
-@pytest.fixture(params=["shim", "fake"])
-def shim(request: pytest.FixtureRequest) -> Iterator[BatchShim]:
-    """A Batch API over the fake server: the tests' shim, or the fake's own Files + Batch API."""
+@pytest.fixture
+def shim() -> Iterator[FakeBatches]:
+    """The fake server with its Files + Batch API, and the tests' handles on it."""
     with FakeOpenAI(seed=7) as fake:
-        if request.param == "fake":
-            yield FakeBatches(fake)  # type: ignore[misc]
-            return
-        with BatchShim(fake) as served:
-            yield served
+        yield FakeBatches(fake)
 
 
-def gj(shim: BatchShim, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+def gj(shim: FakeBatches, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess[str]:
     """Runs one genjournal command against the shim."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GENJOURNAL_"))}
     env.update({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": shim.base_url})
@@ -95,7 +89,7 @@ def gj(shim: BatchShim, *args: str, failpoint: str | None = None) -> subprocess.
     )
 
 
-def run_batch(shim: BatchShim, data: Path, plan: Path, *extra: str, failpoint: str | None = None):  # type: ignore[no-untyped-def]
+def run_batch(shim: FakeBatches, data: Path, plan: Path, *extra: str, failpoint: str | None = None):  # type: ignore[no-untyped-def]
     """Runs ``run --batch`` on the plan."""
     return gj(
         shim,
@@ -113,7 +107,7 @@ def run_batch(shim: BatchShim, data: Path, plan: Path, *extra: str, failpoint: s
     )
 
 
-def billed(shim: BatchShim) -> Counter[str]:
+def billed(shim: FakeBatches) -> Counter[str]:
     """Counts the fake's billable requests per ``<stream>/<step>``."""
     return Counter(e.step for e in shim.fake.ledger() if e.billable and e.step)
 
@@ -123,7 +117,7 @@ def of_type(data: Path, name: str) -> list[dict[str, object]]:
     return [e for e in journal_events(data) if e["type"] == name]
 
 
-def assert_complete_once(shim: BatchShim, data: Path) -> None:
+def assert_complete_once(shim: FakeBatches, data: Path) -> None:
     """Every planned step has one success, was billed exactly once, and verify is clean."""
     done = successes(journal_events(data))
     assert len(done) == len(set(done)) == STEPS
@@ -133,7 +127,7 @@ def assert_complete_once(shim: BatchShim, data: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_batch_run_completes_in_three_waves_billing_each_step_once(shim: BatchShim, tmp_path: Path) -> None:
+def test_batch_run_completes_in_three_waves_billing_each_step_once(shim: FakeBatches, tmp_path: Path) -> None:
     """A 2×2×1 plan completes through batches in dependency waves; rebuild equals the live projection; re-runs bill nothing."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     first = run_batch(shim, data, plan, "--batch")
@@ -167,7 +161,7 @@ def test_batch_lines_send_the_same_requests_as_the_live_run(tmp_path: Path) -> N
     plan = write_plan(tmp_path, PLAN)
     seen = {}
     for mode in ("live", "batch"):
-        with FakeOpenAI(seed=11) as fake, BatchShim(fake) as shim:
+        with FakeOpenAI(seed=11) as fake, nullcontext(FakeBatches(fake)) as shim:
             result = run_batch(shim, tmp_path / mode, plan, *(("--batch",) if mode == "batch" else ()))
             assert result.returncode == 0, result.stderr
             seen[mode] = {(e.step, e.model, e.params, e.prompt) for e in fake.ledger() if e.billable}
@@ -180,7 +174,7 @@ def test_costs_price_batch_results_at_half_and_show_the_saving(tmp_path: Path) -
     plan = write_plan(tmp_path, PLAN)
     totals = {}
     for mode in ("live", "batch"):
-        with FakeOpenAI(seed=11) as fake, BatchShim(fake) as shim:
+        with FakeOpenAI(seed=11) as fake, nullcontext(FakeBatches(fake)) as shim:
             result = run_batch(shim, tmp_path / mode, plan, *(("--batch",) if mode == "batch" else ()))
             assert result.returncode == 0, result.stderr
             costs = gj(shim, "costs", "--json", "--data-dir", str(tmp_path / mode))
@@ -194,7 +188,7 @@ def test_costs_price_batch_results_at_half_and_show_the_saving(tmp_path: Path) -
     "point", ["batch-after-upload", "batch-after-create", "batch-while-polling", "batch-mid-download"]
 )
 def test_sigkill_at_each_batch_point_then_rerun_bills_every_step_exactly_once(
-    shim: BatchShim, tmp_path: Path, point: str
+    shim: FakeBatches, tmp_path: Path, point: str
 ) -> None:
     """Dying at a batch kill point (upload, create, poll, download) loses nothing and pays nothing twice on re-run."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
@@ -211,15 +205,12 @@ def test_sigkill_at_each_batch_point_then_rerun_bills_every_step_exactly_once(
 
 
 def test_expired_batch_keeps_its_completed_lines_and_retries_the_rest(
-    shim: BatchShim, tmp_path: Path
+    shim: FakeBatches, tmp_path: Path
 ) -> None:
     """An expired batch's answered lines are saved, the rest become failure events and are retried in the next wave."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
-    if isinstance(shim, FakeBatches):
-        # The fake expires by time: about one line runs before the window closes.
-        shim.fake.configure({"batch": {"validate_s": 0.05, "line_s": 0.5, "expire_after_s": 0.8}})
-    else:
-        shim.expire_after = 1
+    # The fake expires by time: about one line runs before the window closes.
+    shim.fake.configure({"batch": {"validate_s": 0.05, "line_s": 0.5, "expire_after_s": 0.8}})
     result = run_batch(shim, data, plan, "--batch", "--max-attempts", "8")
     assert result.returncode == 0, result.stderr
     assert_complete_once(shim, data)
@@ -233,7 +224,9 @@ def test_expired_batch_keeps_its_completed_lines_and_retries_the_rest(
     assert all(e["meta"]["batch_id"] for e in failures)  # type: ignore[index]
 
 
-def test_batches_cancel_ends_open_batches_and_a_later_run_completes(shim: BatchShim, tmp_path: Path) -> None:
+def test_batches_cancel_ends_open_batches_and_a_later_run_completes(
+    shim: FakeBatches, tmp_path: Path
+) -> None:
     """`genjournal batches --cancel` cancels the open batch, journals its steps as failed; the next run completes the plan."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
@@ -254,7 +247,7 @@ def test_batches_cancel_ends_open_batches_and_a_later_run_completes(shim: BatchS
 
 
 def test_a_second_process_adopts_a_batch_the_first_submitted_but_never_journaled(
-    shim: BatchShim, tmp_path: Path
+    shim: FakeBatches, tmp_path: Path
 ) -> None:
     """After a kill between batches.create and its event, `genjournal batches` adopts the batch from its metadata."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
@@ -276,7 +269,9 @@ def test_a_second_process_adopts_a_batch_the_first_submitted_but_never_journaled
     assert_complete_once(shim, data)
 
 
-def test_detach_then_genjournal_batches_collects_the_finished_batch(shim: BatchShim, tmp_path: Path) -> None:
+def test_detach_then_genjournal_batches_collects_the_finished_batch(
+    shim: FakeBatches, tmp_path: Path
+) -> None:
     """`run --batch --detach` returns with the batch running (status and dashboard show it); `batches` collects it."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
@@ -296,7 +291,9 @@ def test_detach_then_genjournal_batches_collects_the_finished_batch(shim: BatchS
     assert_complete_once(shim, data)
 
 
-def test_a_live_run_leaves_open_batch_steps_alone_then_collects_them(shim: BatchShim, tmp_path: Path) -> None:
+def test_a_live_run_leaves_open_batch_steps_alone_then_collects_them(
+    shim: FakeBatches, tmp_path: Path
+) -> None:
     """A live run skips steps in an open batch (and says so); once it finished, a live run collects it and completes."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
@@ -347,7 +344,7 @@ def test_batch_results_are_priced_at_half_the_live_price() -> None:
     assert prices.meta_cost({**meta, "model": "mystery-9", "batch_id": "batch_1"}, None) is None
 
 
-def test_sigint_leaves_submitted_batches_running_and_journaled(shim: BatchShim, tmp_path: Path) -> None:
+def test_sigint_leaves_submitted_batches_running_and_journaled(shim: FakeBatches, tmp_path: Path) -> None:
     """SIGINT while polling: exit 130, says the batches run on; the next run collects them, billing once."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
@@ -393,7 +390,7 @@ def test_batches_on_a_missing_journal_is_one_line_and_exit_2(tmp_path: Path) -> 
 
 
 def test_a_regenerated_room_goes_out_in_a_batch_as_generation_2_with_its_images(
-    shim: BatchShim, tmp_path: Path
+    shim: FakeBatches, tmp_path: Path
 ) -> None:
     """After `regenerate --step room:kitchen`, `run --batch` sends that room and its image once more as generation 2."""
     plan, data = write_plan(tmp_path, PLAN), tmp_path / "data"
@@ -421,7 +418,7 @@ def test_a_regenerated_room_goes_out_in_a_batch_as_generation_2_with_its_images(
     assert verify.returncode == 0, verify.stdout
 
 
-def test_budget_counts_an_open_batch_estimate_as_committed_spend(shim: BatchShim, tmp_path: Path) -> None:
+def test_budget_counts_an_open_batch_estimate_as_committed_spend(shim: FakeBatches, tmp_path: Path) -> None:
     """A submitted, uncollected batch's estimate counts against --budget-usd: a call that fits alone is refused."""
     data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
     shim.hold = True
