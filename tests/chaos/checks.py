@@ -249,3 +249,10 @@ def traceback_in(text: str) -> list[str]:
     return (
         ["a traceback was printed: " + text[text.index("Traceback") :][:300]] if "Traceback" in text else []
     )
+
+
+def plan_from_toml(text: str) -> dict[str, Any]:
+    """Returns a plan file's fields as a dict (what ``planned_keys`` reads)."""
+    import tomllib
+
+    return tomllib.loads(text)

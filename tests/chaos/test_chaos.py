@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.batch_soak import run_batch_episode
 from tests.chaos.driver import (
     Action,
     ChaosConfig,
@@ -57,6 +58,14 @@ def test_ci_leg_with_regenerations_keeps_one_success_per_generation(tmp_path: Pa
     assert stats.kill_kinds["regenerate:append-before-commit"] >= 1
     assert stats.regenerated >= 1
     assert stats.account.lost_results == stats.duplicates == stats.account.rerequested == 0
+
+
+def test_ci_leg_batch_mode_bills_every_step_once_per_generation(tmp_path: Path) -> None:
+    """`run --batch` killed at batch points and by SIGKILL, among collects, cancels, live runs and regenerations: paid once."""
+    stats = run_batch_episode(seed=1, cycles=10, workdir=tmp_path / "batch")
+    assert sum(stats.kills.values()) >= 3
+    assert stats.batches >= 1 and stats.paid_lines >= 1
+    assert stats.paid_not_journaled == stats.duplicates == 0
 
 
 def test_mongomock_leg_crashes_runs_in_process_with_raise_failpoints(tmp_path: Path) -> None:
