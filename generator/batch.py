@@ -202,10 +202,15 @@ class BatchDesk:
     # --- what the journal knows -----------------------------------------------------
 
     async def refresh(self) -> dict[str, BatchRecord]:
-        """Re-reads the journal's batches."""
+        """Re-reads the journal's batches (and, once, the steps of every plan a run recorded)."""
         self.records = await self._call(read_batches, self.store)
         if self._journal_id is None:
             self._journal_id = await self._call(journal_id, self.store)
+            # A batch submitted under an earlier plan holds paid lines for steps the current
+            # plan may not list: they are collected all the same, never dropped.
+            for plan in await self._call(recorded_plans, self.store):
+                for step in plan_steps(plan):
+                    self._steps.setdefault((step.stream, step.key), step)
         return self.records
 
     def open_keys(self) -> set[tuple[str, str]]:
@@ -593,6 +598,16 @@ class BatchDesk:
         return meta.model_copy(
             update={"batch_id": record.batch_id, "batch_line": line_id, "latency_ms": None}
         )
+
+
+def recorded_plans(store: EventStore) -> list[PlanSpec]:
+    """Returns the plans every ``RunStarted`` recorded, newest first."""
+    plans: list[PlanSpec] = []
+    for stored in store.query(types=["RunStarted"], newest_first=True):
+        plan = getattr(stored.event.data, "plan", None)
+        if isinstance(plan, PlanSpec) and plan not in plans:
+            plans.append(plan)
+    return plans
 
 
 def line_error(code: object, message: str, status: object, api_error: dict[str, Any]) -> ProviderError:

@@ -434,3 +434,34 @@ def test_budget_counts_an_open_batch_estimate_as_committed_spend(shim: FakeBatch
     assert live.returncode == 1, live.stderr
     assert of_type(data, "RunFinished")[-1]["data"]["outcome"] == "budget"  # type: ignore[index]
     assert billed(shim) == Counter()
+
+
+def test_a_batch_of_an_earlier_plan_is_collected_whole_after_a_run_with_another_plan(
+    shim: FakeBatches, tmp_path: Path
+) -> None:
+    """Lines for steps the newest plan no longer lists are still journaled when their batch is collected."""
+    data, plan = tmp_path / "data", write_plan(tmp_path, PLAN)
+    shim.hold = True
+    assert run_batch(shim, data, plan, "--batch", "--detach").returncode == 0
+    other = write_plan(
+        tmp_path,
+        PLAN.replace('slug = "japandi"\nname = "Japandi"', 'slug = "bauhaus"\nname = "Bauhaus"'),
+        "other.toml",
+    )
+    assert (
+        run_batch(shim, data, other, "--subcategory", "bauhaus").returncode == 0
+    )  # the newest RunStarted's plan
+    shim.hold = False
+    shim.fake.configure({"batch": {"hold": False}})
+    first_wave = {tuple(step[:2]) for step in of_type(data, "BatchSubmitted")[0]["data"]["steps"]}  # type: ignore[index]
+    collected = gj(shim, "batches", "--data-dir", str(data))
+    for _ in range(20):
+        if any(e["type"] == "BatchFinished" for e in journal_events(data)):
+            break
+        collected = gj(shim, "batches", "--data-dir", str(data))
+    assert collected.returncode == 0, collected.stderr
+    journaled = {(e["stream"], e["step"]) for e in journal_events(data) if e["type"] == "StyleCreated"}
+    assert ("style:japandi", "content") in first_wave
+    assert first_wave <= journaled
+    paid = billed(shim)
+    assert all(paid[f"{stream}/{step}"] == 1 for stream, step in first_wave)
