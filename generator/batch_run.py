@@ -101,6 +101,15 @@ async def reconcile_live(
     return kept, progress.done
 
 
+class LiveRunner(Runner):
+    """A live run of the OpenAI provider: it collects finished batches first and leaves open ones' steps."""
+
+    async def _reconcile(
+        self, selected: list[Step], done: set[tuple[str, str]]
+    ) -> tuple[list[Step], set[tuple[str, str]]]:
+        return await reconcile_live(self, selected, done)
+
+
 class BatchRunner(Runner):
     """A run whose steps go through the Batch API, wave by wave."""
 

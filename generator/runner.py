@@ -362,10 +362,13 @@ class Runner:
     async def _reconcile(
         self, selected: list[Step], done: set[tuple[str, str]]
     ) -> tuple[list[Step], set[tuple[str, str]]]:
-        """Collects this journal's finished batches; leaves the steps in open ones to them."""
-        from generator.batch_run import reconcile_live
+        """Returns the steps to run and those done, once the journal's other work is accounted for.
 
-        return await reconcile_live(self, selected, done)
+        A hook: a plain run has nothing else in flight. A run on a journal that may have
+        Batch API batches (``generator.batch_run.LiveRunner``) collects the finished ones
+        first and leaves the steps of open ones to them.
+        """
+        return selected, done
 
     # --- scheduling ------------------------------------------------------------------
 

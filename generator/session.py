@@ -27,6 +27,7 @@ from generator.progress import Reporter
 from generator.prompts import load_prompts
 from generator.providers.base import Provider
 from generator.providers.factory import make_provider
+from generator.providers.openai.provider import OpenAIProvider
 from generator.ratelimit import RateLimiter, link
 from generator.runner import Runner, RunOptions, new_run_id
 from generator.settings import ProviderSettings
@@ -167,10 +168,13 @@ async def _run(
                 budget.attach(store, settings.plan)
             runner_class: type[Runner] = Runner
             extra: dict[str, Any] = {}
-            if settings.batch:
-                from generator.batch_run import BatchRunner
+            if settings.batch or isinstance(provider, OpenAIProvider):
+                # Batch-aware: a live run collects finished batches and leaves open ones alone.
+                from generator.batch_run import BatchRunner, LiveRunner
 
-                runner_class, extra = BatchRunner, {"detach": settings.detach}
+                runner_class = LiveRunner
+                if settings.batch:
+                    runner_class, extra = BatchRunner, {"detach": settings.detach}
             runner = runner_class(
                 store=store,
                 projector=Projector(store, views),

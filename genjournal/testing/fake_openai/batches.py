@@ -25,6 +25,7 @@ from genjournal.testing.fake_openai.batch_input import (
     line_error,
     validate_lines,
 )
+from genjournal.testing.fake_openai.config import ORGANIZATION
 from genjournal.testing.fake_openai.errors import Drop, Reply
 from genjournal.testing.fake_openai.files import FileStore, page
 
@@ -258,8 +259,6 @@ class BatchRunner:
         return self.app.stopping.is_set() or state.cancel.is_set() or self._expired(state)
 
     def app_organization(self) -> str:
-        from genjournal.testing.fake_openai.server import ORGANIZATION
-
         return ORGANIZATION
 
     def _stop_early(self, state: BatchState, left: list[dict[str, Any]]) -> bool:

@@ -22,6 +22,9 @@ NOMINAL_RPM = 10_000
 Family = Literal["text", "image"]
 FAMILIES: tuple[Family, ...] = ("text", "image")
 
+#: the organization the fake's messages name
+ORGANIZATION = "org-fake000000000000000000"
+
 
 # --- configuration -------------------------------------------------------------------
 

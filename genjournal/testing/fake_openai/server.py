@@ -18,6 +18,7 @@ from genjournal.testing.fake_openai.config import (
     FAMILIES,
     FAULTS,
     NOMINAL_RPM,
+    ORGANIZATION,
     EndpointConfig,
     Family,
     Request,
@@ -40,10 +41,6 @@ class Exchange:
     request: dict[str, Any]
     status: int
     reply: Any
-
-
-#: the organization the fake's messages name
-ORGANIZATION = "org-fake000000000000000000"
 
 
 def rate_limit_message(req: Request, limit: int, wait_s: float, *, unit: str | None = None) -> str:
