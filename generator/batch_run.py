@@ -143,7 +143,7 @@ class BatchRunner(Runner):
                     for step in self.select(progress)
                     if (step.stream, step.key) not in open_keys
                     and submitted[(step.stream, step.key)] < self.options.max_attempts
-                    and (step.depends_on is None or (step.stream, step.depends_on) in progress.done)
+                    and all((step.stream, need) in progress.done for need in step.needs)
                 ]
                 ready = self._admitted(ready)
                 if ready:

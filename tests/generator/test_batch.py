@@ -465,3 +465,36 @@ def test_a_batch_of_an_earlier_plan_is_collected_whole_after_a_run_with_another_
     assert first_wave <= journaled
     paid = billed(shim)
     assert all(paid[f"{stream}/{step}"] == 1 for stream, step in first_wave)
+
+
+def test_a_room_image_waits_in_batch_mode_for_its_styles_regenerated_content(
+    shim: FakeBatches, tmp_path: Path
+) -> None:
+    """With the content and a room image marked (no --cascade), the image's batch goes out only after the new content."""
+    plan, data = write_plan(tmp_path, PLAN), tmp_path / "data"
+    assert run_batch(shim, data, plan, "--batch").returncode == 0
+    marked = gj(
+        shim,
+        "regenerate",
+        "art-deco",
+        "--step",
+        "content",
+        "--step",
+        "image:room:kitchen:0",
+        "--reason",
+        "redo",
+        "--data-dir",
+        str(data),
+    )
+    assert marked.returncode == 0, marked.stderr
+    done = run_batch(shim, data, plan, "--batch")
+    assert done.returncode == 0, done.stderr
+    events = journal_events(data)
+    content = next(e for e in events if e["type"] == "StyleCreated" and e["data"].get("generation") == 2)  # type: ignore[union-attr]
+    image_batch = next(
+        e
+        for e in events
+        if e["type"] == "BatchSubmitted"
+        and ["style:art-deco", "image:room:kitchen:0", 2] in [list(s) for s in e["data"]["steps"]]  # type: ignore[index]
+    )
+    assert content["position"] < image_batch["position"]  # type: ignore[operator]
