@@ -60,8 +60,8 @@ from journal.events import (
     PlanSpec,
     RoomGeneratedData,
     StyleCreatedData,
+    generation_of,
 )
-from journal.events import generation_of as generation_of_event
 from journal.failpoints import failpoint
 from journal.redaction import redact_secrets
 from journal.store import EventStore
@@ -99,14 +99,9 @@ StepTriple = tuple[str, str, int]
 Request = StyleRequest | RoomRequest | ImageRequest
 
 
-def generation_of(step: Step) -> int:
-    """Returns the generation of a step (1 until regenerations exist)."""
-    return int(getattr(step, "generation", 1))
-
-
 def custom_id(step: Step) -> str:
     """Returns the custom_id of a step's request line: ``<stream>|<step>|<generation>``."""
-    return CUSTOM_ID_SEP.join((step.stream, step.key, str(generation_of(step))))
+    return CUSTOM_ID_SEP.join((step.stream, step.key, str(step.generation)))
 
 
 def parse_custom_id(text: object) -> StepTriple | None:
@@ -307,7 +302,7 @@ class BatchDesk:
         estimate: Callable[[Step], float | None] | None,
     ) -> BatchRecord:
         assert self._journal_id is not None, "a run journals RunStarted before it submits"
-        triples = [(step.stream, step.key, generation_of(step)) for step, _ in chunk]
+        triples = [(step.stream, step.key, step.generation) for step, _ in chunk]
         digest = steps_hash(triples)
         payload = b"".join(line for _, line in chunk)
         uploaded = await self._api(
@@ -537,7 +532,7 @@ class BatchDesk:
                     lines.add(stored.meta.batch_line)
                 key = (stream, stored.step or "")
                 # Done means a success of the generation the batch was for (or a later one).
-                if stored.event.is_success and generation_of_event(stored.event) >= wanted.get(key, 1):
+                if stored.event.is_success and generation_of(stored.event) >= wanted.get(key, 1):
                     done.add(key)
         return lines, done & record.keys
 

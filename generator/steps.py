@@ -39,16 +39,6 @@ class Step:
     generation: int = field(default=1, compare=False)
 
     @property
-    def depends_on(self) -> str | None:
-        """Returns the key of the step whose result this one needs, if any."""
-        if self.kind in ("room", "style_image"):
-            return "content"
-        if self.kind == "room_image":
-            assert self.room_type is not None
-            return f"room:{self.room_type.slug}"
-        return None
-
-    @property
     def needs(self) -> tuple[str, ...]:
         """Returns the keys of every step whose result this one's request is built from.
 
@@ -62,6 +52,11 @@ class Step:
             assert self.room_type is not None
             return ("content", f"room:{self.room_type.slug}")
         return ()
+
+    @property
+    def depends_on(self) -> str | None:
+        """Returns the key of the step whose result this one is built on directly, if any."""
+        return self.needs[-1] if self.needs else None
 
     @property
     def call_kind(self) -> Literal["text", "image"]:
