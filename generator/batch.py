@@ -45,6 +45,7 @@ from generator.providers.base import (
     StyleRequest,
 )
 from generator.providers.openai.errors import call_error, classify
+from generator.replay import recorded_plans
 from generator.results import failure_event, step_meta, success_event
 from generator.retry import AttemptLog
 from generator.steps import Step, plan_steps
@@ -593,16 +594,6 @@ class BatchDesk:
         return meta.model_copy(
             update={"batch_id": record.batch_id, "batch_line": line_id, "latency_ms": None}
         )
-
-
-def recorded_plans(store: EventStore) -> list[PlanSpec]:
-    """Returns the plans every ``RunStarted`` recorded, newest first."""
-    plans: list[PlanSpec] = []
-    for stored in store.query(types=["RunStarted"], newest_first=True):
-        plan = getattr(stored.event.data, "plan", None)
-        if isinstance(plan, PlanSpec) and plan not in plans:
-            plans.append(plan)
-    return plans
 
 
 def line_error(code: object, message: str, status: object, api_error: dict[str, Any]) -> ProviderError:

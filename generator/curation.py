@@ -27,7 +27,7 @@ from typing import Literal
 
 from generator.prompts import PromptKind, Prompts
 from generator.providers.offline.provider import OFFLINE_PROMPT_VERSIONS
-from generator.replay import JournalProgress, StepKey, replay_journal
+from generator.replay import JournalProgress, StepKey, latest_plan, replay_journal
 from generator.steps import plan_steps
 from journal.events import (
     REGENERATION_TYPE,
@@ -394,16 +394,7 @@ __all__ = [
     "check_selection",
     "current_versions",
     "journal_regeneration",
+    "latest_plan",
     "plan_regeneration",
     "step_kind",
 ]
-
-
-def latest_plan(store: EventStore) -> PlanSpec | None:
-    """Returns the plan recorded by the newest ``RunStarted`` (what the next run measures against)."""
-    newest = store.query(types=["RunStarted"], limit=1, newest_first=True)
-    if not newest:
-        return None
-    data = newest[0].event.data
-    plan = getattr(data, "plan", None)
-    return plan if isinstance(plan, PlanSpec) else None

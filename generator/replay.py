@@ -104,3 +104,19 @@ def select_steps(
         else step
         for step in steps
     ]
+
+
+def recorded_plans(store: EventStore, *, limit: int | None = None) -> list[PlanSpec]:
+    """Returns the distinct plans recorded by ``RunStarted`` events, newest first."""
+    plans: list[PlanSpec] = []
+    for stored in store.query(types=["RunStarted"], newest_first=True, limit=limit):
+        plan = getattr(stored.event.data, "plan", None)
+        if isinstance(plan, PlanSpec) and plan not in plans:
+            plans.append(plan)
+    return plans
+
+
+def latest_plan(store: EventStore) -> PlanSpec | None:
+    """Returns the plan recorded by the newest ``RunStarted`` (what the next run measures against)."""
+    newest = recorded_plans(store, limit=1)
+    return newest[0] if newest else None

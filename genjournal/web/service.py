@@ -206,8 +206,9 @@ class Dashboard:
                 item["superseded_because"] = reasons.get((step, item["generation"] + 1))
             if len(items) > 1:
                 earlier[step] = [item for item in reversed(items[:-1])]
-        newest = {step: items[-1]["generation"] for step, items in results.items()}
-        awaiting = sorted(step for (step, generation) in reasons if generation > newest.get(step, 0))
+        stream = style_stream(slug)
+        waiting = self._report(self.audit.awaiting_regeneration)
+        awaiting = sorted(step for (of, step) in waiting if of == stream)
         return {"earlier": earlier, "awaiting": awaiting}
 
     def regenerate(
