@@ -19,6 +19,7 @@ is not awaiting a new generation yet.
 from __future__ import annotations
 
 import fnmatch
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -194,8 +195,6 @@ def check_reason(reason: str) -> str:
 
 def check_selection(selection: Selection) -> None:
     """Refuses a malformed selection before the journal is read."""
-    import re
-
     for slug in selection.styles:
         if not re.fullmatch(SLUG_PATTERN, slug):
             raise SelectionError(f"{slug!r} is not a sub-category slug (like art-deco)")

@@ -9,10 +9,14 @@ at today's prices, and writes nothing. See ``generator.curation``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from genjournal.cli.common import EXIT_OK, common_options, emit_json, fail, location, opened, prompts_option
+
+if TYPE_CHECKING:
+    from generator.curation import RegenerationPlan
 
 
 @click.command()
@@ -142,10 +146,7 @@ def regenerate(
     return EXIT_OK
 
 
-def _text(plan: object, *, dry_run: bool, request: str | None) -> str:
-    from generator.curation import RegenerationPlan
-
-    assert isinstance(plan, RegenerationPlan)
+def _text(plan: RegenerationPlan, *, dry_run: bool, request: str | None) -> str:
     cost = plan.estimated_usd
     priced = "unknown (no price for some models)" if cost is None else f"${cost:,.4f}"
     lines = []
