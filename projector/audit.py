@@ -29,7 +29,7 @@ from typing import Any, Literal
 from journal.config import Location
 from journal.errors import ConfigError, StoreError
 from journal.events import EVENT_TYPES, FAILURE_TYPES, REGENERATION_TYPE, SUCCESS_TYPES, generation_of
-from journal.store import EventStore, RawEvent, format_time, parse_time, utcnow
+from journal.store import EventStore, RawEvent, parse_time, utcnow
 from journal.streams import RUN_PREFIX, STYLE_PREFIX, run_stream, style_slug, style_stream
 from projector.batches import batches_summary, read_batches
 from projector.facts import BATCH_KIND_SUFFIX, COST_FIELDS, RunFacts
@@ -489,9 +489,7 @@ class AuditLog:
                 continue
             steps += 1
             failures += stored.type in FAILURE_TYPES
-            cost = self.prices.meta_cost(
-                stored.event.meta.model_dump(exclude_none=True), format_time(stored.recorded_at)[:10]
-            )
+            cost = self.event_cost(RawEvent.from_stored(stored))
             if cost is None:
                 unpriced += 1
             else:
