@@ -176,9 +176,11 @@ class Dashboard:
         room text, model, prompt version, when), each with the reason it was superseded.
         """
         from journal.events import REGENERATION_TYPE, SUCCESS_TYPES, generation_of
+        from journal.store import format_time
         from journal.streams import style_stream
 
-        found = self.store.query(stream=style_stream(slug), types=sorted(SUCCESS_TYPES | {REGENERATION_TYPE}))
+        stream = style_stream(slug)
+        found = self.store.query(stream=stream, types=sorted(SUCCESS_TYPES | {REGENERATION_TYPE}))
         results: dict[str, list[dict[str, Any]]] = {}
         reasons: dict[tuple[str, int], str] = {}
         for stored in found:
@@ -196,7 +198,7 @@ class Dashboard:
                     "text": _result_text(stored.type, data),
                     "model": meta.model,
                     "prompt_version": meta.prompt_version,
-                    "recorded_at": stored.recorded_at.isoformat().replace("+00:00", "Z"),
+                    "recorded_at": format_time(stored.recorded_at),
                 }
             )
         earlier: dict[str, list[dict[str, Any]]] = {}
@@ -205,8 +207,7 @@ class Dashboard:
             for item in items:
                 item["superseded_because"] = reasons.get((step, item["generation"] + 1))
             if len(items) > 1:
-                earlier[step] = [item for item in reversed(items[:-1])]
-        stream = style_stream(slug)
+                earlier[step] = list(reversed(items[:-1]))
         waiting = self._report(self.audit.awaiting_regeneration)
         awaiting = sorted(step for (of, step) in waiting if of == stream)
         return {"earlier": earlier, "awaiting": awaiting}
